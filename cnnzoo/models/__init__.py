@@ -1,0 +1,2 @@
+"""Importing this package registers every model family with cnnzoo.registry."""
+from cnnzoo.models import simple  # noqa: F401
