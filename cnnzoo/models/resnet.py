@@ -1,0 +1,470 @@
+"""Residual networks: He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016).
+
+A residual block learns F(x) and outputs relu(F(x) + shortcut(x)). Stacking plain layers made
+deeper nets *worse* on training data (the degradation problem: plain-56 trains worse than
+plain-20); adding the identity shortcut lets a block fall back to "do nothing" easily, and
+depth helps again. `residual=False` builds the same network without the shortcut (the
+paper's plain baselines), so the comparison is one knob, not two code paths.
+
+Three layouts share one `ResNet` class:
+
+* He et al. CIFAR nets (paper sec. 4.2): 3×3 stem of 16, three stages of n BasicBlocks with
+  widths 16/32/64 and strides 1/2/2; depth = 6n + 2 (resnet20 … resnet110, plain20 …).
+* kuangliu-style CIFAR nets: 3×3 stride-1 stem of 64, no max-pool, four stages of widths
+  64/128/256/512, strides 1/2/2/2 (resnet18 … resnet152; a 32×32 input ends at 4×4).
+* ImageNet nets: 7×7/2 stem + 3×3/2 max-pool, the same four stages (resnet18_imagenet …);
+  module names equal torchvision's so its weights load (`fc.*` becomes `head.fc.*`).
+
+Shortcuts when a block changes the shape (stride 2 or more channels):
+  "A": parameter-free identity: subsample by the stride, zero-pad the new channels
+       (the paper's CIFAR choice);
+  "B": 1×1 convolution + BN projection (the paper's ImageNet choice, also kuangliu's).
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnzoo.models.common import Classifier, ClassifierHead
+from cnnzoo.registry import register_model
+
+SHORTCUTS = ("A", "B")
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    # No bias: the BatchNorm that follows subtracts the mean and has its own shift (beta).
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A: x[:, :, ::s, ::s] with zeros appended as the extra channels. No parameters.
+
+    (N, C_in, H, W) -> (N, C_out, ceil(H/s), ceil(W/s)), the same size a 3×3 conv with
+    padding 1 and stride s produces, so the two can be added.
+    """
+
+    def __init__(self, stride: int, extra_channels: int):
+        super().__init__()
+        self.stride = stride
+        self.extra_channels = extra_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        # F.pad pads the last dims first: (W left, W right, H top, H bottom, C front, C back).
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, extra_channels={self.extra_channels}"
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convs: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+
+    The stride (if any) sits in conv1. `downsample` is the shortcut when the shape changes
+    (None means identity).
+    """
+
+    expansion = 1  # output channels = planes * expansion
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None, residual: bool = True):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, planes, H/s, W/s)
+        out = self.bn2(self.conv2(out))           # (N, planes, H/s, W/s)
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1×1 reduce -> 3×3 -> 1×1 expand (×4), for the deep nets (50/101/152 layers).
+
+    The 1×1 convs make the expensive 3×3 run on `planes` channels instead of 4·planes.
+    The stride sits in the 3×3 conv, as in torchvision ("ResNet v1.5").
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None, residual: bool = True):
+        super().__init__()
+        self.conv1 = conv1x1(in_channels, planes)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))    # (N, planes, H, W)
+        out = self.relu(self.bn2(self.conv2(out)))  # (N, planes, H/s, W/s)
+        out = self.bn3(self.conv3(out))             # (N, 4·planes, H/s, W/s)
+        if self.residual:
+            out = out + (x if self.downsample is None else self.downsample(x))
+        return self.relu(out)
+
+
+class ResNet(Classifier):
+    """Stem -> stages layer1..layerK -> ClassifierHead (global pool + fc).
+
+    block:   BasicBlock or Bottleneck.
+    layers:  blocks per stage, e.g. [2, 2, 2, 2] for ResNet-18, [n, n, n] for CIFAR 6n+2.
+    widths:  `planes` per stage; a stage outputs widths[i] * block.expansion channels.
+    stem:    "cifar": 3×3 stride-1 conv to stem_width (32×32 stays 32×32);
+             "imagenet": 7×7 stride-2 conv + 3×3 stride-2 max-pool (224 -> 56).
+    The first stage keeps the resolution; every later stage halves it (stride 2).
+    """
+
+    def __init__(self, block, layers, widths=(64, 128, 256, 512), stem="imagenet",
+                 stem_width=64, num_classes=10, in_channels=3, pool="avg", shortcut="B",
+                 residual=True, zero_init_residual=False):
+        super().__init__()
+        if shortcut not in SHORTCUTS:
+            raise ValueError(
+                f"shortcut must be 'A' (zero-padded identity, no parameters) or "
+                f"'B' (1×1 conv projection), got {shortcut!r}"
+            )
+        if stem not in ("cifar", "imagenet"):
+            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
+        if len(layers) != len(widths):
+            raise ValueError(f"need one width per stage: {len(layers)} stages, {len(widths)} widths")
+        self.shortcut = shortcut
+        self.residual = residual
+
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_channels, stem_width, 7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.conv1 = conv3x3(in_channels, stem_width)
+            self.maxpool = nn.Identity()  # CIFAR images are already small: keep 32×32
+        self.bn1 = nn.BatchNorm2d(stem_width)
+        self.relu = nn.ReLU(inplace=True)
+
+        self.in_channels = stem_width
+        for i, (num_blocks, planes) in enumerate(zip(layers, widths)):
+            stride = 1 if i == 0 else 2
+            # layer1, layer2, ...: torchvision's names, so its state_dicts line up.
+            self.add_module(f"layer{i + 1}", self._make_stage(block, planes, num_blocks, stride))
+        self.num_stages = len(layers)
+        self.num_features = self.in_channels
+        self.head = ClassifierHead(self.num_features, num_classes, pool)
+
+        # He et al. initialisation (as torchvision): N(0, 2 / fan_out) for convs, BN = identity.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            # Goyal et al. 2017: gamma = 0 in each branch's last BN makes every residual block
+            # start as the identity, which eases the first steps of training very deep nets.
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    nn.init.zeros_(m.bn3.weight)
+                elif isinstance(m, BasicBlock):
+                    nn.init.zeros_(m.bn2.weight)
+
+    def _make_stage(self, block, planes: int, num_blocks: int, stride: int) -> nn.Sequential:
+        out_channels = planes * block.expansion
+        downsample = None
+        # Only the first block of a stage may change the shape; the rest keep it.
+        if self.residual and (stride != 1 or self.in_channels != out_channels):
+            if self.shortcut == "A":
+                downsample = ZeroPadShortcut(stride, out_channels - self.in_channels)
+            else:
+                downsample = nn.Sequential(
+                    conv1x1(self.in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+                )
+        blocks = [block(self.in_channels, planes, stride, downsample, self.residual)]
+        self.in_channels = out_channels
+        blocks += [block(out_channels, planes, 1, None, self.residual) for _ in range(num_blocks - 1)]
+        return nn.Sequential(*blocks)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        # ImageNet layout, 224×224 input:            CIFAR layouts, 32×32 input:
+        x = self.relu(self.bn1(self.conv1(x)))  # (N, 64, 112, 112)   (N, 16 or 64, 32, 32)
+        x = self.maxpool(x)                      # (N, 64, 56, 56)     unchanged
+        for i in range(1, self.num_stages + 1):  # each later stage halves H and W
+            x = getattr(self, f"layer{i}")(x)
+        return x  # (N, 512·expansion, 7, 7)  /  (N, 64, 8, 8) He  /  (N, 512·expansion, 4, 4) kuangliu
+
+
+# --------------------------------------------------------------------------- He et al. CIFAR
+
+def _check_cifar_depth(depth) -> int:
+    """depth = 6n + 2 -> n (BasicBlocks per stage), or a ValueError listing valid depths."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"CIFAR ResNet depth must be 6n + 2 (n >= 1 blocks per stage): "
+            f"8, 14, 20, 26, 32, 44, 56, 110, …; got {depth!r}"
+        )
+    return (depth - 2) // 6
+
+
+def _cifar_resnet(depth, residual, shortcut, num_classes, in_channels, pool) -> ResNet:
+    n = _check_cifar_depth(depth)
+    # 1 stem conv + 3 stages × n blocks × 2 convs + 1 fc = 6n + 2 weighted layers.
+    return ResNet(BasicBlock, [n, n, n], widths=(16, 32, 64), stem="cifar", stem_width=16,
+                  num_classes=num_classes, in_channels=in_channels, pool=pool,
+                  shortcut=shortcut, residual=residual)
+
+
+@register_model(family="resnet")
+def resnet_cifar(*, num_classes=10, in_channels=3, depth=20, shortcut="A", pool="avg"):
+    """He et al. CIFAR ResNet of any depth 6n+2 (16/32/64 channels, 3 stages of n BasicBlocks)."""
+    return _cifar_resnet(depth, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet20(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+    """ResNet-20 for CIFAR (n=3, 0.27M parameters); the paper's 8.75% CIFAR-10 error."""
+    return _cifar_resnet(20, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet32(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+    """ResNet-32 for CIFAR (n=5, 0.46M parameters); the paper's 7.51% CIFAR-10 error."""
+    return _cifar_resnet(32, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet44(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+    """ResNet-44 for CIFAR (n=7, 0.66M parameters); the paper's 7.17% CIFAR-10 error."""
+    return _cifar_resnet(44, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet56(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+    """ResNet-56 for CIFAR (n=9, 0.85M parameters); the paper's 6.97% CIFAR-10 error."""
+    return _cifar_resnet(56, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet110(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+    """ResNet-110 for CIFAR (n=18, 1.7M parameters); the paper's 6.43% CIFAR-10 error."""
+    return _cifar_resnet(110, True, shortcut, num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain_cifar(*, num_classes=10, in_channels=3, depth=20, pool="avg"):
+    """Plain CIFAR net of depth 6n+2: a ResNet with the shortcuts removed (the degradation baseline)."""
+    return _cifar_resnet(depth, False, "A", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain20(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-20: ResNet-20 without shortcuts."""
+    return _cifar_resnet(20, False, "A", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain32(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-32: ResNet-32 without shortcuts."""
+    return _cifar_resnet(32, False, "A", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain44(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-44: ResNet-44 without shortcuts."""
+    return _cifar_resnet(44, False, "A", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain56(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-56: ResNet-56 without shortcuts; trains worse than plain-20 (the degradation problem)."""
+    return _cifar_resnet(56, False, "A", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def plain110(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-110: ResNet-110 without shortcuts."""
+    return _cifar_resnet(110, False, "A", num_classes, in_channels, pool)
+
+
+# ------------------------------------------------------ ImageNet stages (CIFAR and ImageNet stem)
+
+# depth -> (block, blocks per stage), He et al. Table 1.
+IMAGENET_LAYOUTS = {
+    18: (BasicBlock, [2, 2, 2, 2]),
+    34: (BasicBlock, [3, 4, 6, 3]),
+    50: (Bottleneck, [3, 4, 6, 3]),
+    101: (Bottleneck, [3, 4, 23, 3]),
+    152: (Bottleneck, [3, 8, 36, 3]),
+}
+
+
+def _four_stage_resnet(depth, stem, num_classes, in_channels, pool, zero_init_residual=False):
+    block, layers = IMAGENET_LAYOUTS[depth]
+    return ResNet(block, layers, widths=(64, 128, 256, 512), stem=stem, stem_width=64,
+                  num_classes=num_classes, in_channels=in_channels, pool=pool, shortcut="B",
+                  zero_init_residual=zero_init_residual)
+
+
+@register_model(family="resnet")
+def resnet18(*, num_classes=10, in_channels=3, pool="avg"):
+    """ResNet-18 for 32×32 images (kuangliu layout: 3×3 stem, no max-pool, 11.2M parameters)."""
+    return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet34(*, num_classes=10, in_channels=3, pool="avg"):
+    """ResNet-34 for 32×32 images (kuangliu layout, BasicBlocks [3, 4, 6, 3])."""
+    return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet50(*, num_classes=10, in_channels=3, pool="avg"):
+    """ResNet-50 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 6, 3])."""
+    return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet101(*, num_classes=10, in_channels=3, pool="avg"):
+    """ResNet-101 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 23, 3])."""
+    return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet152(*, num_classes=10, in_channels=3, pool="avg"):
+    """ResNet-152 for 32×32 images (kuangliu layout, Bottlenecks [3, 8, 36, 3])."""
+    return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool)
+
+
+@register_model(family="resnet")
+def resnet18_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+    """ResNet-18 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
+    return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+
+
+@register_model(family="resnet")
+def resnet34_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+    """ResNet-34 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
+    return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+
+
+@register_model(family="resnet")
+def resnet50_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+    """ResNet-50 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
+    return _four_stage_resnet(50, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+
+
+@register_model(family="resnet")
+def resnet101_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+    """ResNet-101 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
+    return _four_stage_resnet(101, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+
+
+@register_model(family="resnet")
+def resnet152_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+    """ResNet-152 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
+    return _four_stage_resnet(152, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+
+
+# ------------------------------------------------------------ torchvision's ImageNet weights
+
+def _torchvision_weights(depth: int):
+    """torchvision's IMAGENET1K_V1 weights enum entry for ResNet-`depth` (the paper-era recipe)."""
+    if depth not in IMAGENET_LAYOUTS:
+        raise ValueError(f"ImageNet ResNet depth must be one of {sorted(IMAGENET_LAYOUTS)}, got {depth!r}")
+    import torchvision.models as tvm  # lazily: only this corner of the core needs torchvision
+
+    return getattr(tvm, f"ResNet{depth}_Weights").IMAGENET1K_V1
+
+
+def from_torchvision_state_dict(state_dict: dict) -> dict:
+    """Rename a torchvision ResNet state_dict for our ResNet: `fc.*` -> `head.fc.*`.
+
+    Every other name is already identical (conv1, bn1, layer1.0.downsample.0, ...).
+    """
+    return {("head." + k if k.startswith("fc.") else k): v for k, v in state_dict.items()}
+
+
+def imagenet_weights_path(depth: int) -> str:
+    """Where torchvision keeps (and we look for) the ImageNet file: <torch hub dir>/checkpoints/<name>.
+
+    The hub dir is $TORCH_HOME/hub (default ~/.cache/torch/hub); the file name is the last part
+    of torchvision's download URL, e.g. resnet18-f37072fd.pth.
+    """
+    url = _torchvision_weights(depth).url
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+
+
+def load_imagenet_weights(model: ResNet, depth: int, download: bool = True) -> ResNet:
+    """Load torchvision's ImageNet weights (IMAGENET1K_V1) into `model` = resnet{depth}_imagenet.
+
+    Looks for the file in the torch hub cache first (see imagenet_weights_path); if it is
+    missing and `download` is True, asks torchvision to fetch it. With num_classes != 1000 the
+    backbone is loaded and the classifier head keeps its fresh initialisation (fine-tuning).
+    Offline and without the file: ValueError saying where to put it. Returns the model.
+    """
+    weights = _torchvision_weights(depth)
+    if not isinstance(model, ResNet):
+        raise ValueError(f"expected a ResNet from create_model('resnet{depth}_imagenet'), got {type(model).__name__}")
+    path = imagenet_weights_path(depth)
+    if os.path.exists(path):
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    elif download:
+        try:
+            state_dict = torch.hub.load_state_dict_from_url(
+                weights.url, map_location="cpu", progress=True, check_hash=True, weights_only=True
+            )
+        except OSError as err:  # URLError, HTTPError, timeouts and DNS failures are all OSErrors
+            raise ValueError(_missing_weights_message(depth, path, f"download failed: {err}")) from err
+    else:
+        raise ValueError(_missing_weights_message(depth, path, "download=False"))
+
+    state_dict = from_torchvision_state_dict(state_dict)
+    if model.head.fc.out_features != state_dict["head.fc.weight"].shape[0]:
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.fc.")}
+        strict_keys = set(model.state_dict()) - {"head.fc.weight", "head.fc.bias"}
+    else:
+        strict_keys = set(model.state_dict())
+    if set(state_dict) != strict_keys:
+        raise ValueError(
+            f"the model does not match torchvision's resnet{depth}: build it with "
+            f"create_model('resnet{depth}_imagenet', in_channels=3)"
+        )
+    try:
+        model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # a shape mismatch, e.g. in_channels != 3
+        raise ValueError(
+            f"torchvision's resnet{depth} weights do not fit this model ({err}); build it with "
+            f"create_model('resnet{depth}_imagenet', in_channels=3)"
+        ) from err
+    return model
+
+
+def _missing_weights_message(depth: int, path: str, why: str) -> str:
+    url = _torchvision_weights(depth).url
+    return (
+        f"ImageNet weights for resnet{depth} are not on this machine ({why}). "
+        f"Download {url} and put it at {path} (or point TORCH_HOME at a folder whose "
+        f"hub/checkpoints/ holds it). Offline alternatives: the small models shipped in "
+        f"checkpoints/ (trained by this project on the built-in datasets), or train one "
+        f"yourself with `python -m train.classifier`."
+    )
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet class names in torchvision's order (offline data inside torchvision)."""
+    return list(_torchvision_weights(18).meta["categories"])
