@@ -17,21 +17,35 @@ from cnnzoo.registry import create_model, get_entry, list_models, model_knobs
 
 CLASSIFIERS = list_models(kind="classifier")
 
-# Nets whose forward/backward at 32×32 costs more than ~0.3 s per image on a busy 2-core CPU
-# run with one image per batch-norm-safe batch of 2 in every test; all others with 4.
-HEAVY = {"resnet101", "resnet152", "wide_resnet28_10", "wide_resnet", "densenet_bc_250_k24"}
+# Nets whose forward + backward at 32×32 costs more than ~0.1 s per image on one CPU core run
+# with batches of 2 (the smallest that batch norm accepts in training mode); all others with 4.
+HEAVY = {"resnet50", "resnet101", "resnet152", "wide_resnet", "wide_resnet16_8", "wide_resnet28_10",
+         "wide_resnet40_4", "densenet121", "densenet_bc_250_k24"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_cpu_thread():
+    """Run this module's many small forward/backward passes on one thread.
+
+    On a 2-core machine shared with other processes, torch's 2 worker threads wait on each
+    other: measured here, this file took 142 s with 2 threads and 25 s with 1.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def input_for(name: str, batch: int) -> torch.Tensor:
-    """A random batch of the size the model was designed for: 1×28×28 for the MNIST net, else 3×32×32."""
+def input_for(name: str, batch: int, size: int = 32) -> torch.Tensor:
+    """A random batch the model accepts: 1×28×28 for the MNIST net, else 3×size×size."""
     torch.manual_seed(0)
     if name == "inception_mnist":
         return torch.randn(batch, 1, 28, 28)
-    return torch.randn(batch, 3, 32, 32)
+    return torch.randn(batch, 3, size, size)
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
@@ -43,7 +57,7 @@ def first_conv(model: nn.Module) -> nn.Conv2d:
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_classifier_forward_backward(name):
     torch.manual_seed(0)
-    model = create_model(name, num_classes=7, in_channels=1 if name == "inception_mnist" else 3)
+    model = create_model(name, num_classes=7)
     x = input_for(name, 2 if name in HEAVY else 4)
 
     model.train()
@@ -64,7 +78,7 @@ def test_classifier_forward_backward(name):
 @pytest.mark.parametrize("name", [n for n in CLASSIFIERS if "pool" in model_knobs(n)])
 def test_global_max_pool_head(name):
     model = create_model(name, num_classes=5, pool="max").eval()
-    x = input_for(name, 2)
+    x = input_for(name, 2, size=16)  # small: this is about the head
     with torch.no_grad():
         features = model.forward_features(x)
         logits = model(x)
@@ -77,9 +91,11 @@ def test_global_max_pool_head(name):
 def test_every_classifier_has_the_common_knobs():
     for name in CLASSIFIERS:
         knobs = model_knobs(name)
-        assert knobs["num_classes"] == 10 and knobs["in_channels"] == 3, name
-        if name != "inception_mnist":  # its head is the seed's flatten + fc, not global pooling
-            assert knobs["pool"] == "avg", name
+        assert knobs["num_classes"] == 10, name
+        if name == "inception_mnist":  # an MNIST net (1 channel) with the seed's flatten + fc head
+            assert knobs["in_channels"] == 1 and "pool" not in knobs
+        else:
+            assert knobs["in_channels"] == 3 and knobs["pool"] == "avg", name
 
 
 @pytest.mark.parametrize("name", ["resnet20", "plain20", "resnet18"])
@@ -226,3 +242,179 @@ def test_imagenet_class_names():
 
     names = imagenet_class_names()
     assert len(names) == 1000 and names[0] == "tench" and names[207] == "golden retriever"
+
+
+# ------------------------------------------------------------------------------- Wide ResNet
+
+@pytest.mark.parametrize(
+    "name, published",  # Zagoruyko & Komodakis, Table 5 / sec. 3 (millions, one decimal)
+    [("wide_resnet28_10", 36.5e6), ("wide_resnet40_2", 2.2e6), ("wide_resnet40_4", 8.9e6),
+     ("wide_resnet16_8", 11.0e6)],
+)
+def test_wide_resnet_parameter_counts(name, published):
+    count = n_params(create_model(name))
+    assert round(count / 1e5) * 1e5 == pytest.approx(published), count
+
+
+def test_wide_resnet_shapes_and_generic_builder():
+    model = create_model("wide_resnet", depth=10, widen_factor=2, dropout=0.3, in_channels=1).eval()
+    assert len(model.stage1) == 1  # n = (10 - 4) / 6
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(2, 1, 28, 28)).shape == (2, 128, 7, 7)
+        assert model.forward_features(torch.randn(2, 1, 32, 32)).shape == (2, 128, 8, 8)
+    # A projection only where the shape changes: stage 1 (16 -> 32 ch), 2 and 3 (stride 2).
+    assert [block.shortcut is not None for block in (model.stage1[0], model.stage2[0], model.stage3[0])] == [True] * 3
+    assert create_model("wide_resnet", depth=16, widen_factor=1).stage1[0].shortcut is None
+
+
+@pytest.mark.parametrize(
+    "knobs, words",
+    [({"depth": 27}, ["6n + 4", "16", "28", "40"]), ({"widen_factor": 0}, ["widen_factor"]),
+     ({"dropout": 1.5}, ["dropout", "[0, 1)"])],
+)
+def test_wide_resnet_impossible_knobs(knobs, words):
+    with pytest.raises(ValueError) as err:
+        create_model("wide_resnet", **knobs)
+    assert all(word in str(err.value) for word in words)
+
+
+# ---------------------------------------------------------------------------------- DenseNet
+
+def test_densenet_bc_100_parameter_count():
+    count = n_params(create_model("densenet_bc_100_k12"))
+    assert round(count / 1e5) * 1e5 == pytest.approx(0.8e6), count  # Huang et al. Table 2
+
+
+def test_densenet_generic_builder_matches_named_one_and_paper_counts():
+    assert n_params(create_model("densenet", depth=100)) == n_params(create_model("densenet_bc_100_k12"))
+    # DenseNet (L = 40, k = 12): no bottleneck, no compression, 16-channel stem: 1.0M in Table 2.
+    basic = create_model("densenet", depth=40, growth_rate=12, bottleneck=False, reduction=1.0)
+    assert round(n_params(basic) / 1e5) * 1e5 == pytest.approx(1.0e6)
+    assert basic.features[0].out_channels == 16
+
+
+def test_densenet_channel_bookkeeping():
+    model = create_model("densenet_bc_100_k12").eval()
+    assert model.features[0].out_channels == 24  # stem: 2k
+    with torch.no_grad():
+        # 24 + 16·12 = 216 -> θ: 108 -> + 192 = 300 -> 150 -> + 192 = 342
+        assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 342, 8, 8)
+        assert model.forward_features(torch.randn(1, 3, 28, 28)).shape == (1, 342, 7, 7)
+    dense121 = create_model("densenet121").eval()
+    with torch.no_grad():
+        assert dense121.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 1024, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "knobs, words",
+    [({"depth": 99}, ["6n + 4", "100", "250"]), ({"depth": 41, "bottleneck": False}, ["3n + 4", "40"]),
+     ({"reduction": 0.0}, ["reduction", "0.5"]), ({"growth_rate": 0}, ["growth_rate"])],
+)
+def test_densenet_impossible_knobs(knobs, words):
+    with pytest.raises(ValueError) as err:
+        create_model("densenet", **knobs)
+    assert all(word in str(err.value) for word in words)
+
+
+# --------------------------------------------------------------------------------- Inception
+
+def test_inception_module_is_the_tutorials():
+    from cnnzoo.models.inception import InceptionModule
+
+    module = InceptionModule(10)
+    assert module.out_channels == 88  # 16 + 24 + 24 + 24
+    assert module(torch.randn(2, 10, 12, 12)).shape == (2, 88, 12, 12)
+
+
+def test_inception_mnist_matches_the_seed_layout():
+    model = create_model("inception_mnist").eval()
+    assert model.fc.in_features == 1408 and model.conv2.in_channels == 88
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(2, 1, 28, 28)).shape == (2, 88, 4, 4)
+        # Logits, not log-probabilities: cross-entropy adds the log-softmax.
+        assert not torch.allclose(model(torch.randn(2, 1, 28, 28)).logsumexp(1), torch.zeros(2))
+
+
+def test_inception_mnist_needs_28x28():
+    model = create_model("inception_mnist").eval()
+    with pytest.raises(ValueError, match="28×28"):
+        model(torch.randn(1, 1, 32, 32))
+
+
+def test_googlenet_small_has_a_cam_ready_head():
+    model = create_model("googlenet_small").eval()
+    assert isinstance(model.head.fc, nn.Linear) and model.head.pool == "avg"
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 192, 8, 8)
+        assert model(torch.randn(1, 1 + 2, 48, 48)).shape == (1, 10)  # any size works
+
+
+# --------------------------------------------------------------------------------------- GAN
+
+@pytest.mark.parametrize("image_size", [32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gan_shapes_and_ranges(image_size, channels):
+    torch.manual_seed(0)
+    generator = create_model("dcgan_generator", out_channels=channels, image_size=image_size, width=8)
+    discriminator = create_model("dcgan_discriminator", in_channels=channels, image_size=image_size, width=8)
+    images = generator(torch.randn(4, 100))
+    assert images.shape == (4, channels, image_size, image_size)
+    assert images.min() >= -1 and images.max() <= 1
+    p_real = discriminator(images)
+    assert p_real.shape == (4,) and ((p_real > 0) & (p_real < 1)).all()
+    p_real.mean().backward()
+    assert next(generator.parameters()).grad.abs().sum() > 0  # D's verdict trains G
+
+
+def test_gan_registry_kinds():
+    assert get_entry("dcgan_generator").kind == "generator"
+    assert get_entry("dcgan_discriminator").kind == "discriminator"
+    assert get_entry("wgan_critic").kind == "discriminator"
+    assert "dcgan_generator" not in CLASSIFIERS
+
+
+def test_seed_widths_and_the_cpu_demo_size():
+    generator = create_model("dcgan_generator", image_size=64, width=128)
+    transposed = [m.out_channels for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert transposed == [1024, 512, 256, 128, 1]  # seed 000, DCGAN on 64×64 Fashion-MNIST
+    small = create_model("dcgan_generator", image_size=32, width=20)
+    assert 0.18e6 < n_params(small) < 0.22e6
+
+
+def test_wgan_critic_is_the_discriminator_without_sigmoid():
+    torch.manual_seed(0)
+    discriminator = create_model("dcgan_discriminator", image_size=32, width=8).eval()
+    critic = create_model("wgan_critic", image_size=32, width=8).eval()
+    critic.load_state_dict(discriminator.state_dict())  # the same network, weight for weight
+    x = torch.randn(3, 1, 32, 32) * 5
+    with torch.no_grad():
+        score = critic(x)
+        torch.testing.assert_close(torch.sigmoid(score), discriminator(x))
+        nn.init.constant_(critic.net[-1].bias, 3.0)  # the score is unbounded
+        assert (critic(x) > 1).all()
+
+
+def test_dcgan_init():
+    generator = create_model("dcgan_generator", width=32)
+    conv_weights = torch.cat([m.weight.flatten() for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)])
+    gammas = torch.cat([m.weight for m in generator.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert conv_weights.mean().abs() < 1e-3 and abs(conv_weights.std() - 0.02) < 1e-3
+    assert abs(gammas.mean() - 1) < 0.01 and abs(gammas.std() - 0.02) < 0.01
+
+
+@pytest.mark.parametrize(
+    "name, knobs, words",
+    [("dcgan_generator", {"image_size": 48}, ["32 or 64"]), ("dcgan_discriminator", {"width": 0}, ["width"]),
+     ("wgan_critic", {"image_size": 28}, ["32 or 64"])],
+)
+def test_gan_impossible_knobs(name, knobs, words):
+    with pytest.raises(ValueError) as err:
+        create_model(name, **knobs)
+    assert all(word in str(err.value) for word in words)
+
+
+def test_gan_wrong_input_shapes_say_what_fits():
+    with pytest.raises(ValueError, match="1, 32, 32"):
+        create_model("dcgan_discriminator", image_size=32, width=8)(torch.randn(2, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"\(N, 100\)"):
+        create_model("dcgan_generator", image_size=32, width=8)(torch.randn(2, 64))
