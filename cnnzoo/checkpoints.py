@@ -1,0 +1,367 @@
+"""Checkpoints: weights plus everything needed to rebuild and use the model, in safe formats.
+
+A model checkpoint is one safetensors file: the tensors of the state dict, and in its
+str -> str header metadata one JSON document under the key "cnnzoo":
+
+    {"model": "resnet20", "knobs": {"num_classes": 10, ...},   # create_model(model, **knobs)
+     "class_names": [...], "mean": [...], "std": [...], "input_size": [3, 32, 32],
+     "dataset": "shapes", "metrics": {...}, "epoch": 30,
+     "date": "2025-...Z", "code_version": "0.1.0+abc1234", "format_version": 1, "tied": {...}}
+
+    save_checkpoint("runs/r20.safetensors", model, meta)
+    model, meta = load_checkpoint("runs/r20.safetensors")    # rebuilt from the metadata alone
+
+Loading never unpickles anything: safetensors holds raw tensor bytes and JSON. The training
+state for resuming (optimizer, scheduler, RNG, curves) is a torch.save of plain tensors and
+primitives, loaded with weights_only=True, which refuses everything else.
+
+Every write is atomic: it goes to a temporary file in the same directory, is flushed to disk
+(fsync), and only then renamed over the target (os.replace, atomic on POSIX and Windows). A
+crash mid-save leaves the previous file as it was.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import io
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+FORMAT = "cnnzoo-checkpoint"
+FORMAT_VERSION = 1
+META_KEY = "cnnzoo"
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+
+
+# ----------------------------------------------------------------------------------------
+# Atomic writes
+# ----------------------------------------------------------------------------------------
+
+
+def _write_all(file, data) -> None:
+    """Write `data` in 16 MB pieces (one place that tests can make fail half-way)."""
+    view = memoryview(data)
+    for start in range(0, len(view), 1 << 24):
+        file.write(view[start:start + (1 << 24)])
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            _write_all(file, data)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(path.parent)  # make the rename itself survive a power cut
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open directories; its rename is already durable enough
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------
+# Model checkpoints
+# ----------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """cnnzoo.__version__, plus "+<commit>" when the package sits in a git checkout."""
+    import cnnzoo
+
+    version = cnnzoo.__version__
+    commit = _git_commit(Path(__file__).resolve().parent.parent)
+    return f"{version}+{commit[:7]}" if commit else version
+
+
+def _git_commit(repo: Path) -> str | None:
+    # Read .git directly: no subprocess, no git binary needed, nothing if it is not a checkout.
+    try:
+        head = (repo / ".git" / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        ref_file = repo / ".git" / ref
+        if ref_file.is_file():
+            return ref_file.read_text().strip()
+        for line in (repo / ".git" / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
+def _json_ready(value, where: str = "meta"):
+    """Tuples -> lists, numbers from tensors -> Python numbers; anything else -> ValueError."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where} has a non-string key {key!r}; checkpoint metadata is JSON")
+            out[key] = _json_ready(item, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity; other readers of the header would choke
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    raise ValueError(f"{where} is a {type(value).__name__}; checkpoint metadata must be JSON "
+                     f"(dicts, lists, strings, numbers, booleans, None)")
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    # torch.compile wraps the model; its state dict keys gain "_orig_mod." otherwise.
+    return getattr(model, "_orig_mod", model)
+
+
+def _tensors_for_saving(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors to write, tied) where tied maps a duplicate name to the name that is saved.
+
+    safetensors stores each tensor's bytes once and refuses tensors that share memory.
+    Tied weights (the same tensor under two names) are saved once and recorded in `tied`;
+    other overlaps and non-contiguous tensors (channels_last, views) are saved as copies.
+    """
+    tensors, tied, seen, storages = {}, {}, {}, set()
+    for name, tensor in state.items():
+        tensor = tensor.detach()
+        identity = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
+                    tuple(tensor.shape), tensor.stride(), tensor.dtype)
+        if tensor.numel() and identity in seen:
+            tied[name] = seen[identity]
+            continue
+        seen[identity] = name
+        storage = (tensor.device, tensor.untyped_storage().data_ptr())
+        shares = tensor.numel() and storage in storages
+        storages.add(storage)
+        tensor = tensor.to("cpu").contiguous()
+        if shares or tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+            tensor = tensor.clone()  # a view of a bigger buffer: save only its own bytes
+        tensors[name] = tensor
+    return tensors, tied
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Path:
+    """Write the model's weights and `meta` atomically to `path` (a .safetensors file).
+
+    meta must hold "model" (a registry name) and "knobs" (the keyword arguments of
+    create_model) so that load_checkpoint can rebuild the network; the weights are checked
+    against that architecture before anything is written. The date, code version and format
+    version are added. Other keys (class_names, mean, std, input_size, dataset, metrics,
+    epoch, ...) must be JSON-serialisable.
+    """
+    from safetensors.torch import save
+
+    meta = _json_ready(dict(meta))
+    if not isinstance(meta.get("model"), str) or not isinstance(meta.get("knobs", {}), dict):
+        raise ValueError('meta needs "model" (a registry name) and "knobs" (a dict of create_model arguments)')
+    meta.setdefault("knobs", {})
+    model = _unwrap(model)
+    tensors, tied = _tensors_for_saving(model.state_dict())
+    _check_architecture(meta, {name: tuple(t.shape) for name, t in tensors.items()}, set(tied), where="the model")
+    meta.update(
+        date=meta.get("date") or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        code_version=code_version(),
+        format_version=FORMAT_VERSION,
+        tied=tied,
+    )
+    data = save(tensors, metadata={"format": FORMAT, META_KEY: json.dumps(meta)})
+    return atomic_write_bytes(path, data)
+
+
+def _expected_shapes(meta: dict) -> dict[str, tuple[int, ...]] | None:
+    """Parameter and buffer shapes of create_model(meta) built on the "meta" device (no memory)."""
+    from cnnzoo.registry import create_model
+
+    try:
+        with torch.device("meta"):
+            reference = create_model(meta["model"], **meta["knobs"])
+    except ValueError as error:  # unknown model or knob: the user's file names something we lack
+        raise ValueError(f"this checkpoint's architecture cannot be built: {error}") from error
+    except (NotImplementedError, RuntimeError):  # a builder that needs real tensors: check at load
+        return None
+    return {name: tuple(t.shape) for name, t in reference.state_dict().items()}
+
+
+def _check_architecture(meta: dict, shapes: dict[str, tuple], tied: set[str], where: str) -> None:
+    expected = _expected_shapes(meta)
+    if expected is None:
+        return
+    missing = sorted(set(expected) - set(shapes) - tied)
+    unexpected = sorted(set(shapes) - set(expected))
+    wrong = sorted(n for n in set(expected) & set(shapes) if expected[n] != shapes[n])
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {_few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {_few(unexpected)}")
+        if wrong:
+            parts.append("wrong shapes " + _few([f"{n} {list(shapes[n])} (expected {list(expected[n])})" for n in wrong]))
+        knobs = ", ".join(f"{k}={v!r}" for k, v in meta["knobs"].items())
+        raise ValueError(f"the weights in {where} do not fit {meta['model']}({knobs}): {'; '.join(parts)}.")
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _read_header(path: Path) -> tuple[dict, int]:
+    """The safetensors JSON header of `path` (validated) and where the tensor bytes start."""
+    if not path.is_file():
+        raise ValueError(f"no checkpoint file at {path}")
+    size = path.stat().st_size
+    not_ours = (f"{path.name} is not a cnnzoo checkpoint (a .safetensors file saved by cnnzoo); "
+                f"train a model or pick one of the shipped checkpoints")
+    if size < 8:
+        raise ValueError(f"{not_ours}: it is {'empty' if size == 0 else f'only {size} bytes'}.")
+    with open(path, "rb") as file:
+        (header_len,) = struct.unpack("<Q", file.read(8))
+        if not 2 <= header_len <= min(MAX_HEADER_BYTES, size - 8):
+            raise ValueError(f"{not_ours}: it does not start with a safetensors header.")
+        raw = file.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{not_ours}: its header is not valid JSON.") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{not_ours}: its header is not a safetensors header.")
+    data_start = 8 + header_len
+    end = max((entry["data_offsets"][1] for key, entry in header.items()
+               if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry), default=0)
+    if data_start + end > size:
+        raise ValueError(f"{path.name} is truncated: it has {size:,} bytes but its header describes "
+                         f"{data_start + end:,}. The copy or download was cut short; fetch it again.")
+    return header, data_start
+
+
+def read_checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The metadata of a checkpoint, without reading its weights."""
+    path = Path(path)
+    header, _ = _read_header(path)
+    metadata = header.get("__metadata__") or {}
+    if META_KEY not in metadata:
+        raise ValueError(f"{path.name} is a safetensors file but not a cnnzoo checkpoint: it has no "
+                         f'"{META_KEY}" metadata saying which model it holds. Save it with cnnzoo.save_checkpoint.')
+    try:
+        meta = json.loads(metadata[META_KEY])
+    except json.JSONDecodeError:
+        raise ValueError(f"{path.name}: its cnnzoo metadata is not valid JSON.") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), str) or not isinstance(meta.get("knobs"), dict):
+        raise ValueError(f'{path.name}: its metadata lacks "model" and "knobs", so the model cannot be rebuilt.')
+    if meta.get("format_version", 1) > FORMAT_VERSION:
+        raise ValueError(f"{path.name} was written by a newer cnnzoo (checkpoint format "
+                         f"{meta['format_version']}, this one reads {FORMAT_VERSION}); update cnnzoo.")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, device="cpu") -> tuple[nn.Module, dict]:
+    """(model in eval mode on `device`, meta): the network is rebuilt with
+    create_model(meta["model"], **meta["knobs"]) and its weights loaded strictly."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from cnnzoo.registry import create_model
+
+    path = Path(path)
+    meta = read_checkpoint_meta(path)
+    try:
+        state = load_file(path)
+    except SafetensorError as error:
+        raise ValueError(f"{path.name} is damaged and cannot be read ({error}); fetch it again.") from error
+    tied = meta.get("tied") or {}
+    _check_architecture(meta, {name: tuple(t.shape) for name, t in state.items()}, set(tied), where=path.name)
+    for alias, name in tied.items():
+        if name not in state:
+            raise ValueError(f"{path.name}: the tied weight {alias} points at {name}, which is not in the file.")
+        state[alias] = state[name]
+    try:
+        model = create_model(meta["model"], **meta["knobs"])
+    except ValueError as error:
+        raise ValueError(f"this checkpoint's architecture cannot be built: {error}") from error
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # only reached when the meta-device check could not run
+        raise ValueError(f"the weights in {path.name} do not fit {meta['model']}: {error}") from error
+    return model.to(device).eval(), meta
+
+
+# ----------------------------------------------------------------------------------------
+# Training state (resume)
+# ----------------------------------------------------------------------------------------
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.Size, torch.dtype, torch.device)
+
+
+def _check_plain(value, where: str = "state") -> None:
+    """Refuse, at save time, what weights_only loading would refuse later."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise ValueError(f"{where} has a key of type {type(key).__name__}; use strings or numbers")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif not isinstance(value, _PLAIN):
+        hint = " (convert numpy arrays with torch.from_numpy)" if type(value).__module__ == "numpy" else ""
+        raise ValueError(f"{where} is a {type(value).__name__}; the training state may only hold tensors, "
+                         f"numbers, strings, None and lists/tuples/dicts of them{hint}")
+
+
+def save_training_state(path: str | os.PathLike, state: dict) -> Path:
+    """Atomically torch.save `state` (optimizer/scheduler state dicts, RNG states, curves...)."""
+    if not isinstance(state, dict):
+        raise ValueError(f"the training state must be a dict, got {type(state).__name__}")
+    _check_plain(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(path, buffer.getbuffer())
+
+
+def load_training_state(path: str | os.PathLike) -> dict:
+    """The dict save_training_state wrote, on CPU; nothing but tensors and primitives is loaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no training state at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and weights_only errors come in many types
+        raise ValueError(f"{path.name} is not a readable cnnzoo training state ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}).") from error
+    if not isinstance(state, dict):
+        raise ValueError(f"{path.name} is not a cnnzoo training state (it holds a {type(state).__name__}).")
+    return state
