@@ -98,6 +98,18 @@ def test_every_classifier_has_the_common_knobs():
             assert knobs["in_channels"] == 3 and knobs["pool"] == "avg", name
 
 
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_impossible_channel_counts_are_value_errors(name):
+    with pytest.raises(ValueError, match="in_channels must be an integer >= 1"):
+        create_model(name, in_channels=0)
+
+
+@pytest.mark.parametrize("name", ["simple_cnn", "resnet20", "wide_resnet16_4", "densenet", "googlenet_small", "inception_mnist"])
+def test_impossible_class_counts_are_value_errors(name):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
+        create_model(name, num_classes=0)
+
+
 @pytest.mark.parametrize("name", ["resnet20", "plain20", "resnet18"])
 def test_mnist_sized_input_into_a_cifar_net(name):
     # Global average pooling makes the head independent of the input size.

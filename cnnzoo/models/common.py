@@ -24,6 +24,7 @@ class ClassifierHead(nn.Module):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+        check_positive_int("num_classes", num_classes)
         self.pool = pool
         self.fc = nn.Linear(in_features, num_classes)
 

@@ -75,6 +75,7 @@ class DenseNet(Classifier):
                  stem_channels=None, num_classes=10, in_channels=3, pool="avg"):
         super().__init__()
         check_positive_int("growth_rate", growth_rate)
+        check_positive_int("in_channels", in_channels)
         if not 0.0 < reduction <= 1.0:
             raise ValueError(f"reduction (θ) must be in (0, 1]; the paper uses 0.5 (1 = no compression), got {reduction!r}")
         if stem_channels is None:

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnzoo.models.common import Classifier, ClassifierHead
+from cnnzoo.models.common import Classifier, ClassifierHead, check_positive_int
 from cnnzoo.registry import register_model
 
 
@@ -81,6 +81,8 @@ class InceptionMNIST(Classifier):
 
     def __init__(self, num_classes=10, in_channels=1):
         super().__init__()
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("in_channels", in_channels)
         self.conv1 = nn.Conv2d(in_channels, 10, 5)
         self.incept1 = InceptionModule(10)
         self.conv2 = nn.Conv2d(self.incept1.out_channels, 20, 5)
@@ -133,6 +135,7 @@ class GoogLeNetSmall(Classifier):
 
     def __init__(self, num_classes=10, in_channels=3, pool="avg", stem_width=32):
         super().__init__()
+        check_positive_int("in_channels", in_channels)
         self.stem = conv_unit(in_channels, stem_width, 3, bn_relu=True)
         c = stem_width
         stages = []

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnzoo.models.common import Classifier, ClassifierHead
+from cnnzoo.models.common import Classifier, ClassifierHead, check_positive_int
 from cnnzoo.registry import register_model
 
 SHORTCUTS = ("A", "B")
@@ -147,6 +147,7 @@ class ResNet(Classifier):
             raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
         if len(layers) != len(widths):
             raise ValueError(f"need one width per stage: {len(layers)} stages, {len(widths)} widths")
+        check_positive_int("in_channels", in_channels)
         self.shortcut = shortcut
         self.residual = residual
 
@@ -159,13 +160,13 @@ class ResNet(Classifier):
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.relu = nn.ReLU(inplace=True)
 
-        self.in_channels = stem_width
+        self.inplanes = stem_width  # channels entering the next stage (torchvision's name)
         for i, (num_blocks, planes) in enumerate(zip(layers, widths)):
             stride = 1 if i == 0 else 2
             # layer1, layer2, ...: torchvision's names, so its state_dicts line up.
             self.add_module(f"layer{i + 1}", self._make_stage(block, planes, num_blocks, stride))
         self.num_stages = len(layers)
-        self.num_features = self.in_channels
+        self.num_features = self.inplanes
         self.head = ClassifierHead(self.num_features, num_classes, pool)
 
         # He et al. initialisation (as torchvision): N(0, 2 / fan_out) for convs, BN = identity.
@@ -188,15 +189,15 @@ class ResNet(Classifier):
         out_channels = planes * block.expansion
         downsample = None
         # Only the first block of a stage may change the shape; the rest keep it.
-        if self.residual and (stride != 1 or self.in_channels != out_channels):
+        if self.residual and (stride != 1 or self.inplanes != out_channels):
             if self.shortcut == "A":
-                downsample = ZeroPadShortcut(stride, out_channels - self.in_channels)
+                downsample = ZeroPadShortcut(stride, out_channels - self.inplanes)
             else:
                 downsample = nn.Sequential(
-                    conv1x1(self.in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+                    conv1x1(self.inplanes, out_channels, stride), nn.BatchNorm2d(out_channels)
                 )
-        blocks = [block(self.in_channels, planes, stride, downsample, self.residual)]
-        self.in_channels = out_channels
+        blocks = [block(self.inplanes, planes, stride, downsample, self.residual)]
+        self.inplanes = out_channels
         blocks += [block(out_channels, planes, 1, None, self.residual) for _ in range(num_blocks - 1)]
         return nn.Sequential(*blocks)
 

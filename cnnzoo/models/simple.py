@@ -25,6 +25,7 @@ class SimpleCNN(Classifier):
     def __init__(self, num_classes=10, in_channels=3, width=32, downsample=2, pool="avg"):
         super().__init__()
         check_positive_int("width", width)
+        check_positive_int("in_channels", in_channels)
         if downsample not in (0, 1, 2):
             raise ValueError(f"downsample must be 0, 1 or 2 (number of 2×2 max-pools), got {downsample!r}")
         widths = [width, 2 * width, 4 * width]

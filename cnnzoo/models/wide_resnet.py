@@ -56,6 +56,7 @@ class WideResNet(Classifier):
         super().__init__()
         n = blocks_per_stage(depth)
         check_positive_int("widen_factor", widen_factor)
+        check_positive_int("in_channels", in_channels)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (the paper uses 0.3), got {dropout!r}")
         widths = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
