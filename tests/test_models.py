@@ -235,6 +235,11 @@ def test_load_imagenet_weights_from_the_hub_cache(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="resnet18_imagenet"):
         load_imagenet_weights(create_model("resnet18"), 18)  # the CIFAR layout does not fit
 
+    with open(path, "wb") as f:  # an interrupted download
+        f.write(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="delete it"):
+        load_imagenet_weights(create_model("resnet18_imagenet"), 18)
+
 
 def test_missing_imagenet_weights_say_where_to_put_them(tmp_path, monkeypatch):
     from cnnzoo.models.resnet import load_imagenet_weights
@@ -315,6 +320,8 @@ def test_densenet_channel_bookkeeping():
     dense121 = create_model("densenet121").eval()
     with torch.no_grad():
         assert dense121.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 1024, 4, 4)
+        with pytest.raises(ValueError, match="at least 8×8"):
+            dense121(torch.randn(1, 3, 7, 7))
 
 
 @pytest.mark.parametrize(

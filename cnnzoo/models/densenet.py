@@ -96,6 +96,7 @@ class DenseNet(Classifier):
         layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.num_features = c
+        self.min_input_size = 2 ** (len(block_config) - 1)  # each transition halves H and W
         self.head = ClassifierHead(c, num_classes, pool)
 
         for m in self.modules():
@@ -106,6 +107,11 @@ class DenseNet(Classifier):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[-2:]) < self.min_input_size:
+            raise ValueError(
+                f"this DenseNet needs inputs of at least {self.min_input_size}×{self.min_input_size} "
+                f"pixels (its transitions halve H and W), got {tuple(x.shape)}"
+            )
         # DenseNet-BC-100, k = 12, 32×32 input:
         #   stem (N, 24, 32, 32) -> block 1 (N, 216, 32, 32) -> transition (N, 108, 16, 16)
         #   -> block 2 (N, 300, 16, 16) -> transition (N, 150, 8, 8) -> block 3 (N, 342, 8, 8)

@@ -114,7 +114,7 @@ def inception_mnist(*, num_classes=10, in_channels=1):
 
 
 # Branch widths (ch1x1, ch5x5_reduce, ch5x5, ch3x3_reduce, ch3x3, pool_proj) of googlenet_small,
-# a scaled-down GoogLeNet: about a quarter of its 3a/3b/4a/4b/5a widths, so CPU training is quick.
+# a scaled-down GoogLeNet: a quarter to a fifth of its 3a/3b/4a/4b/5a widths, so CPU training is quick.
 GOOGLENET_SMALL_PLAN = {
     "3a": (16, 8, 16, 16, 24, 8),      # -> 64 channels, 16×16
     "3b": (24, 12, 24, 24, 32, 16),    # -> 96, 16×16

@@ -23,6 +23,7 @@ Shortcuts when a block changes the shape (stride 2 or more channels):
 from __future__ import annotations
 
 import os
+import pickle
 
 import torch
 import torch.nn as nn
@@ -423,7 +424,13 @@ def load_imagenet_weights(model: ResNet, depth: int, download: bool = True) -> R
         raise ValueError(f"expected a ResNet from create_model('resnet{depth}_imagenet'), got {type(model).__name__}")
     path = imagenet_weights_path(depth)
     if os.path.exists(path):
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except (RuntimeError, EOFError, pickle.UnpicklingError) as err:  # truncated or not a state_dict
+            raise ValueError(
+                f"{path} is not a readable torchvision checkpoint ({err}); delete it and "
+                f"download {weights.url} again"
+            ) from err
     elif download:
         try:
             state_dict = torch.hub.load_state_dict_from_url(
