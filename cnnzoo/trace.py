@@ -4,7 +4,15 @@
     >>> result.rows[0]
     TraceRow(name='features.0.0', layer_type='Conv2d', output_shape=(1, 32, 32, 32), params=864, macs=884736)
     >>> result.total_params, result.total_macs
-    >>> result.to_dataframe()
+    (288746, 38634752)
+    >>> result.to_dataframe()           # pandas: name, type, output_shape, params, macs
+
+Shapes and counts need no real tensors: on PyTorch's "meta" device a model has shapes and
+no memory, so even a 6-billion-parameter net traces in seconds without allocating anything:
+
+    with torch.device("meta"):
+        model = create_model("wide_resnet", depth=1000, widen_factor=20)
+    trace(model, (3, 32, 32), device="meta")
 
 How the numbers are made
 - **Shapes.** A forward hook on every module records what each *leaf* module (one without

@@ -1,0 +1,42 @@
+"""cnnzoo's web app: every tab in one gr.Blocks `demo`. `python app.py` serves it.
+
+Listens on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise.
+Each tab lives in ui/<tab>.py and also runs alone (`python -m ui.shapes`); see ui/__init__.py.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from ui import shapes
+from ui.common import QUEUE_MAX_SIZE, serve
+
+# (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
+TABS = [
+    ("Shapes", shapes.build_demo),
+]
+
+INTRO = """
+# cnnzoo: the classic CNNs, taken apart
+ResNet, Wide ResNet, DenseNet, Inception, CAM, DCGAN and WGAN in plain PyTorch, small enough
+to read and to run on a laptop CPU. Look inside a network, train one, see where it looks.
+"""
+
+
+def build_app() -> gr.Blocks:
+    # Each tab's Blocks is built on its own first, then rendered into a gr.Tab: render() moves
+    # the tab's demo.load events to the app. (A Blocks built *inside* the app's `with` would
+    # be nested in place and its load events would never fire.)
+    tabs = [(label, build_tab()) for label, build_tab in TABS]
+    with gr.Blocks(title="cnnzoo") as demo:
+        gr.Markdown(INTRO)
+        for label, tab in tabs:
+            with gr.Tab(label):
+                tab.render()
+    demo.queue(max_size=QUEUE_MAX_SIZE)
+    return demo
+
+
+demo = build_app()
+
+if __name__ == "__main__":
+    serve(demo)

@@ -1,0 +1,74 @@
+"""What the tabs share: how errors reach the user, how numbers read, how a server starts.
+
+Everything here is UI glue; the work itself lives in cnnzoo/.
+"""
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+
+import gradio as gr
+
+from cnnzoo.registry import model_knobs
+
+# A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
+QUEUE_MAX_SIZE = 128
+
+# launch() options shared by app.py and every tab run alone (`python -m ui.shapes`).
+# A theme object, not a Hub theme string: the page must load offline. Its fonts ship with gradio.
+LAUNCH_OPTIONS = dict(
+    theme=gr.themes.Soft(),
+    css="""
+    .cnnzoo-table table { font-size: 0.9rem; }
+    .cnnzoo-totals p { font-size: 1.05rem; }
+    """,
+    show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
+    max_file_size="20mb",  # for the tabs that take uploads
+)
+
+
+def serve(demo: gr.Blocks, **overrides):
+    """Queue and launch a Blocks with the project's options.
+
+    Server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else 127.0.0.1:7860.
+    """
+    demo.queue(max_size=QUEUE_MAX_SIZE)
+    return demo.launch(**{**LAUNCH_OPTIONS, **overrides})
+
+
+@contextmanager
+def user_errors():
+    """Turn the core's ValueErrors (a user's mistake, with the fix) into a gr.Error popup.
+
+    gr.Error renders HTML, and the message can echo what the user typed, so it is escaped.
+    Anything else is a bug and propagates unchanged.
+    """
+    try:
+        yield
+    except ValueError as err:
+        raise gr.Error(html.escape(str(err)), print_exception=False) from err
+
+
+def natural_input(model_name: str) -> tuple[int, int, int]:
+    """(channels, height, width) a registered model was designed for.
+
+    Channels come from the builder's in_channels default; the size from the family's naming
+    convention: *_imagenet nets take 224×224, *mnist* nets 28×28, the rest CIFAR's 32×32.
+    """
+    channels = model_knobs(model_name).get("in_channels", 3)
+    if "imagenet" in model_name:
+        return channels, 224, 224
+    if "mnist" in model_name:
+        return channels, 28, 28
+    return channels, 32, 32
+
+
+def human(count: float) -> str:
+    """12_443_648 -> '12.4 M', 269_722 -> '0.27 M', 15_872 -> '15,872'."""
+    if count >= 1e9:
+        return f"{count / 1e9:.2f} G"
+    if count >= 1e6:
+        return f"{count / 1e6:.1f} M"
+    if count >= 1e5:
+        return f"{count / 1e6:.2f} M"
+    return f"{count:,.0f}"
