@@ -467,3 +467,14 @@ def test_folder_errors(tmp_path, monkeypatch):
     (bad / "b" / "y.png").write_bytes(b"junk")
     with pytest.raises(ValueError, match="none of its 2 files could be read"):
         load_dataset("folder", path=bad)
+
+
+def test_folder_cache_sees_new_files_and_oversized_files_are_skipped(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "pets", per_class=5)
+    assert len(load_dataset("folder", "train", path=root)) + len(load_dataset("folder", "test", path=root)) == 10
+    Image.new("RGB", (12, 10), "red").save(root / "cat" / "new.png")  # the root folder's mtime does not change
+    assert len(load_dataset("folder", "train", path=root)) + len(load_dataset("folder", "test", path=root)) == 11
+    Image.effect_noise((128, 128), 80).save(root / "dog" / "big.png")  # ~16 kB; the others are < 1 kB
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 5000)
+    ds = load_dataset("folder", "train", path=root, image_size=8)
+    assert len(ds.skipped) == 1 and "dog/big.png" in ds.skipped[0] and "over the limit" in ds.skipped[0]
