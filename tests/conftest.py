@@ -4,8 +4,8 @@
     def test_y(page): page.get_by_label("network")...                # Chromium on app.demo
     def test_z(launch): url = launch(my_blocks)                      # any other Blocks
 
-Browser tests skip when /usr/bin/chromium or playwright is missing, unless
-CNNZOO_REQUIRE_BROWSER=1 (CI), where that is a failure.
+Browser tests skip when /usr/bin/chromium (or $CNNZOO_CHROMIUM) or playwright is missing,
+unless CNNZOO_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import pytest  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CNNZOO_CHROMIUM", "/usr/bin/chromium")  # Debian's package
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

@@ -126,3 +126,27 @@ def test_light_request_does_not_wait_behind_a_heavy_one(client):
     assert not heavy.done(), "the heavy trace finished first: make it heavier for this test"
     assert numbers(heavy.result()[1])["params"] == pytest.approx(19.4e6, rel=0.01)  # ResNet-1202
     assert light_seconds < 5
+
+
+def test_user_errors_escape_html_and_let_bugs_through():
+    import gradio as gr
+
+    from ui.common import user_errors
+
+    with pytest.raises(gr.Error) as info:
+        with user_errors():
+            raise ValueError("depth must be 6n + 4; got <b>30</b>")
+    assert info.value.message == "depth must be 6n + 4; got &lt;b&gt;30&lt;/b&gt;"
+    with pytest.raises(TypeError):  # a bug is not dressed up as a user error
+        with user_errors():
+            raise TypeError("internal")
+
+
+def test_natural_input_follows_the_family():
+    from ui.common import natural_input
+
+    assert natural_input("resnet20") == (3, 32, 32)
+    if "resnet50_imagenet" in list_models():
+        assert natural_input("resnet50_imagenet") == (3, 224, 224)
+    if "inception_mnist" in list_models():
+        assert natural_input("inception_mnist") == (1, 28, 28)
