@@ -203,7 +203,7 @@ def trace(model: nn.Module, input_size, device="cpu") -> TraceResult:
         for handle in handles:
             handle.remove()
         for module, training in was_training.items():
-            module.train(training)
+            module.training = training  # each its own flag (train() would recurse into children)
     return TraceResult(
         rows=recorder.rows,
         input_size=input_size,
