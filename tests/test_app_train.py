@@ -1,0 +1,101 @@
+"""The Train tab through a real server and gradio_client: train, stop, resume, sessions apart."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from cnnzoo.checkpoints import load_checkpoint
+
+# Short runs on a slice of the built-in digits; the rest of the inputs keep the tab's defaults.
+QUICK = dict(model_name="simple_cnn", width=16, dataset="digits", epochs=3, batch_size=32, train_subset=256)
+
+
+def new_client(app_url) -> Client:
+    """A fresh client is a fresh browser session on the server."""
+    return Client(app_url, analytics_enabled=False, verbose=False)
+
+
+def wait_for(job, condition, timeout=60):
+    """Poll a streaming job until its latest update satisfies `condition`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outputs = job.outputs()
+        if outputs and condition(outputs[-1]):
+            return outputs[-1]
+        time.sleep(0.05)
+    raise AssertionError("the job never reached the expected state")
+
+
+def test_train_streams_curves_and_ends_with_a_report(app_url):
+    client = new_client(app_url)
+    job = client.submit(**QUICK, api_name="/train")
+    updates = list(job)
+    loss, acc, status, confusion, gallery, files, runs = job.result()
+    assert len(updates) >= 2  # the curves stream while it trains
+    assert "finished" in status and "test accuracy" in status
+    series = {row[2] for row in loss["data"]}
+    assert any(s.endswith("· train") for s in series) and any(s.endswith("· test") for s in series)
+    epochs = [row[0] for row in loss["data"]]
+    assert max(epochs) == pytest.approx(3.0)
+    test_acc = [row[1] for row in acc["data"] if row[2].endswith("· test")]
+    assert 10 < test_acc[-1] <= 100  # percent, above chance
+    assert confusion["type"] == "matplotlib"
+    assert all("predicted" in item["caption"] and "true" in item["caption"] for item in gallery)
+    checkpoint = next(f for f in files if f.endswith(".safetensors"))
+    assert any(f.endswith(".csv") for f in files)
+    model, meta = load_checkpoint(checkpoint)  # the download is a usable checkpoint
+    assert meta["model"] == "simple_cnn" and meta["dataset"] == "digits"
+    assert runs["value"] == ["simple_cnn · digits #1"]
+
+
+def test_bad_settings_get_a_clear_error_and_the_server_keeps_serving(app_url):
+    client = new_client(app_url)
+    with pytest.raises(AppError, match="learning rate"):
+        client.predict(**QUICK, lr=-1, api_name="/train")
+    with pytest.raises(AppError, match="depth"):
+        client.predict(model_name="wide_resnet", depth=30, dataset="digits", epochs=1, api_name="/train")
+    with pytest.raises(AppError, match="(?i)cifar10|data"):  # no CIFAR files offline: says where to put them
+        client.predict(**{**QUICK, "dataset": "cifar10"}, api_name="/train")
+    _, _, status, *_ = client.predict(**{**QUICK, "epochs": 1}, api_name="/train")
+    assert "finished" in status
+
+
+def test_stop_halts_within_a_second_and_resume_continues_the_curves(app_url):
+    client = new_client(app_url)
+    job = client.submit(**{**QUICK, "epochs": 40}, api_name="/train")
+    wait_for(job, lambda out: len(out[0]["data"]) > 0)  # it is really training
+    clicked = time.monotonic()
+    assert "Stopping" in client.predict(api_name="/stop")
+    wait_for(job, lambda out: "stopped" in out[2])
+    assert time.monotonic() - clicked < 1.0  # the step in flight and a checkpoint save
+    loss, acc, status, confusion, gallery, files, runs = job.result()
+    assert "stopped" in status and "Resume" in status
+    stopped_at = max(row[0] for row in loss["data"])
+    assert 0 < stopped_at < 40
+    checkpoint = next(f for f in files if f.endswith(".safetensors"))
+    load_checkpoint(checkpoint)  # loadable
+
+    name = runs["value"][0]
+    job = client.submit(run_name=name, api_name="/resume")
+    wait_for(job, lambda out: max(row[0] for row in out[0]["data"]) > stopped_at)
+    client.predict(api_name="/stop")
+    loss2 = job.result()[0]
+    epochs = [row[0] for row in loss2["data"] if row[2] == f"{name} · train"]
+    assert epochs == sorted(epochs)  # one continuous curve ...
+    assert min(epochs) < stopped_at < max(epochs)  # ... that goes on past where it stopped
+
+
+def test_sessions_are_apart(app_url):
+    """One user's Stop does not stop another's run, and runs are listed per session."""
+    alice, bob = new_client(app_url), new_client(app_url)
+    job_a = alice.submit(**{**QUICK, "epochs": 6}, api_name="/train")
+    while not job_a.outputs():
+        time.sleep(0.05)
+    assert "Nothing is training" in bob.predict(api_name="/stop")
+    _, _, status, *_rest, runs = job_a.result()
+    assert "finished" in status
+    with pytest.raises(AppError, match="run of this session"):
+        bob.predict(run_name=runs["value"][0], api_name="/resume")  # alice's run is not bob's
