@@ -8,7 +8,7 @@ tensors normalised per channel, in shuffled batches of 128 — from the same 32�
   per-sample  a torchvision VisionDataset returning PIL images through RandomCrop(32, padding=4)
               + RandomHorizontalFlip + ToTensor + Normalize, batched by a DataLoader
 
-    python benchmarks/augment.py [--images 10000] [--workers 0] [--device cpu]
+    python benchmarks/augment.py [--images 10000] [--workers 0] [--device cpu] [--threads N]
 
 The last line is the ratio resident / per-sample images per second.
 """
@@ -63,7 +63,10 @@ def main():
     parser.add_argument("--images", type=int, default=10_000, help="training images (shapes, 32×32 RGB)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the per-sample pipeline")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     ds = load_dataset("shapes", "train", num_images=args.images)
     device = torch.device(args.device)

@@ -975,7 +975,8 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index > size - 1, 2 * (size - 1) - index, index)
 
 
-_device_copies: "weakref.WeakKeyDictionary[torch.Tensor, dict]" = weakref.WeakKeyDictionary()
+_device_copies: dict[int, dict[str, torch.Tensor]] = {}  # id(original) -> {device: copy}
+_device_lock = threading.Lock()
 
 
 def on_device(tensor: torch.Tensor, device) -> torch.Tensor:
@@ -983,10 +984,16 @@ def on_device(tensor: torch.Tensor, device) -> torch.Tensor:
     device = torch.device(device)
     if tensor.device == device or (device.type == tensor.device.type and device.index is None):
         return tensor
-    copies = _device_copies.setdefault(tensor, {})
-    if str(device) not in copies:
-        copies[str(device)] = tensor.to(device)
-    return copies[str(device)]
+    with _device_lock:
+        copies = _device_copies.get(id(tensor))
+        if copies is None:
+            # Keyed by id, not by the tensor (a dict would compare tensors elementwise);
+            # the entry goes when the original is garbage-collected.
+            copies = _device_copies[id(tensor)] = {}
+            weakref.finalize(tensor, _device_copies.pop, id(tensor), None)
+        if str(device) not in copies:
+            copies[str(device)] = tensor.to(device)
+        return copies[str(device)]
 
 
 def batches(ds: ImageDataset, batch_size: int, *, shuffle: bool, device="cpu", augment: bool = False,

@@ -478,3 +478,21 @@ def test_folder_cache_sees_new_files_and_oversized_files_are_skipped(tmp_path, m
     monkeypatch.setattr(data, "MAX_FILE_BYTES", 5000)
     ds = load_dataset("folder", "train", path=root, image_size=8)
     assert len(ds.skipped) == 1 and "dog/big.png" in ds.skipped[0] and "over the limit" in ds.skipped[0]
+
+
+def test_batches_on_another_device_copy_the_dataset_there_once():
+    # The "meta" device stands in for a GPU: same code path, no accelerator needed.
+    ds = load_dataset("digits", "test", num_images=40)
+    first = data.on_device(ds.images, "meta")
+    assert first.device.type == "meta" and data.on_device(ds.images, "meta") is first
+    assert data.on_device(ds.images, "cpu") is ds.images
+    g = torch.Generator().manual_seed(0)
+    x, y = next(batches(ds, 16, shuffle=True, device="meta", augment=True, generator=g))
+    assert x.device.type == "meta" and x.shape == (16, 1, 8, 8) and x.dtype == torch.float32
+    assert y.device.type == "meta"
+    fresh = torch.zeros(5)
+    data.on_device(fresh, "meta")
+    key = id(fresh)
+    assert key in data._device_copies
+    del fresh
+    assert key not in data._device_copies  # the copy goes with its original
