@@ -72,7 +72,7 @@ class TrainConfig:
     seed: int = 0
     train_subset: int | None = None  # train on only the first N (shuffled) images
     val_fraction: float = 0.0  # held out of train; picks the "best" checkpoint
-    evals_per_epoch: int = 1  # test-set evaluations per epoch (curves)
+    evals_per_epoch: int = 2  # test-set evaluations per epoch (curves)
     eval_subset: int = 1000  # mid-epoch evaluations use at most this many test images
     logs_per_epoch: int = 20  # "step" events per epoch
     device: str = "auto"
@@ -264,10 +264,12 @@ class Trainer:
 
     resume_from: a run directory (holding last.safetensors) or a checkpoint path whose
     `.state.pt` lies beside it. `epochs` may be raised on resume to train longer.
+    train_set / test_set: ImageDatasets to use instead of loading config.dataset (benchmarks,
+    experiments on tensors of your own).
     """
 
     def __init__(self, config: TrainConfig | None = None, resume_from: str | Path | None = None,
-                 epochs: float | None = None):
+                 epochs: float | None = None, train_set=None, test_set=None):
         self.resume_state: dict | None = None
         self.resume_checkpoint: Path | None = None
         if resume_from is not None:
@@ -291,6 +293,7 @@ class Trainer:
         self.device = pick_device(config.device)
         self.history: list[dict] = list(self.resume_state["history"]) if self.resume_state else []
         self.model: nn.Module | None = None
+        self.given_sets = (train_set, test_set)
         self.train_set = self.val_set = self.test_set = None
         self.best_metric = self.resume_state.get("best_metric") if self.resume_state else None
         self.last_checkpoint: Path | None = None
@@ -299,8 +302,11 @@ class Trainer:
     def _load_data(self):
         c = self.config
         kw = dict(image_size=c.image_size, path=c.dataset_path)
-        train = datasets.load_dataset(c.dataset, "train", **kw)
-        self.test_set = datasets.load_dataset(c.dataset, "test", **kw)
+        train, self.test_set = self.given_sets
+        if train is None:
+            train = datasets.load_dataset(c.dataset, "train", **kw)
+        if self.test_set is None:
+            self.test_set = datasets.load_dataset(c.dataset, "test", **kw)
         if c.train_subset is not None and c.train_subset < len(train):
             order = torch.randperm(len(train), generator=torch.Generator().manual_seed(c.seed))
             train = train.subset(order[: c.train_subset])

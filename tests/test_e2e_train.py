@@ -1,0 +1,45 @@
+"""The Train tab in a real browser: click Train with the defaults, watch the curves, Stop.
+
+Saves train-live.png (mid-run) and train-done.png into $CNNZOO_SCREENSHOT_DIR or tmp_path.
+"""
+from __future__ import annotations
+
+import re
+
+TIMEOUT_MS = 60_000
+
+
+def open_train_tab(page):
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
+
+
+def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir):
+    open_train_tab(page)
+    status = page.locator("#train-status")
+    page.get_by_role("button", name="Train", exact=True).click()
+    # Live: the status line counts epochs and images/s while the curves grow.
+    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 15")).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text(re.compile(r"[\d,]+ images/s")).first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # a few more updates, so the screenshot shows a curve
+    page.screenshot(path=str(screenshot_dir / "train-live.png"), full_page=True)
+    # Done: the final accuracy, the confusion matrix and the downloads.
+    status.get_by_text("finished").wait_for(timeout=TIMEOUT_MS)
+    accuracy = float(re.search(r"test accuracy \*?\*?([\d.]+)%", status.inner_text().replace("*", "")).group(1))
+    assert accuracy >= 95.0, f"the defaults should reach ~98% on digits, got {accuracy}%"
+    page.get_by_text("last.safetensors").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("metrics.csv").first.wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(screenshot_dir / "train-done.png"), full_page=True)
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+
+
+def test_stop_button_stops_the_run(page):
+    open_train_tab(page)
+    status = page.locator("#train-status")
+    epochs = page.get_by_label("epochs", exact=True)
+    epochs.fill("200")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 200")).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Stop").click()
+    status.get_by_text("stopped").wait_for(timeout=10_000)
+    assert "Resume" in status.inner_text()
