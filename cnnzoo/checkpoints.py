@@ -229,7 +229,8 @@ def _check_architecture(meta: dict, shapes: dict[str, tuple], tied: set[str], wh
         if unexpected:
             parts.append(f"unexpected {_few(unexpected)}")
         if wrong:
-            parts.append("wrong shapes " + _few([f"{n} {list(shapes[n])} (expected {list(expected[n])})" for n in wrong]))
+            shown = [f"{n} {list(shapes[n])} (expected {list(expected[n])})" for n in wrong]
+            parts.append("wrong shapes " + _few(shown))
         knobs = ", ".join(f"{k}={v!r}" for k, v in meta["knobs"].items())
         raise ValueError(f"the weights in {where} do not fit {meta['model']}({knobs}): {'; '.join(parts)}.")
 

@@ -136,7 +136,8 @@ class ImageDataset:
     def __repr__(self) -> str:
         c, (h, w) = self.channels, self.image_size
         boxes = ", with boxes" if self.boxes is not None else ""
-        return f"ImageDataset({self.name!r}, {self.split}, {len(self)} × ({c}, {h}, {w}), {self.num_classes} classes{boxes})"
+        return (f"ImageDataset({self.name!r}, {self.split}, {len(self)} × ({c}, {h}, {w}), "
+                f"{self.num_classes} classes{boxes})")
 
 
 # ----------------------------------------------------------------------------------------
@@ -145,7 +146,8 @@ class ImageDataset:
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 SHAPE_NAMES = ["circle", "ring", "square", "triangle", "star", "cross", "heart", "crescent", "ellipse", "arrow"]
-FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 _INFO = {
@@ -263,14 +265,20 @@ def load_dataset(
         if download is None:
             download = not os.environ.get("CNNZOO_OFFLINE")
         key = (name, split, image_size, str(root.resolve()), seed if num_images else 0, num_images)
-        loader = lambda: _take(_load_torchvision(name, split, image_size, root, download), num_images, seed)  # noqa: E731
-    else:
-        key = (name, split, image_size, seed if num_images or name == "shapes" else 0, num_images)
-        if name == "digits":
-            loader = lambda: _take(_load_digits(split, image_size), num_images, seed)  # noqa: E731
-        else:
+
+        def loader():
+            return _take(_load_torchvision(name, split, image_size, root, download), num_images, seed)
+    elif name == "digits":
+        key = (name, split, image_size, seed if num_images else 0, num_images)
+
+        def loader():
+            return _take(_load_digits(split, image_size), num_images, seed)
+    else:  # shapes: drawn, not subsampled
+        key = (name, split, image_size, seed, num_images)
+
+        def loader():
             n = num_images or _INFO["shapes"][f"{split}_size"]
-            loader = lambda: make_shapes(n, image_size=image_size or 32, seed=seed, split=split)  # noqa: E731
+            return make_shapes(n, image_size=image_size or 32, seed=seed, split=split)
     return _cached(key, loader)
 
 
@@ -375,7 +383,8 @@ def _load_digits(split: str, image_size: int | None) -> ImageDataset:
     # of 1,437 / 360 recorded in the file. See cnnzoo/assets/README.md.
     with np.load(ASSETS / "digits.npz", allow_pickle=False) as f:
         counts, labels, is_test = f["images"], f["labels"], f["is_test"].astype(bool)
-    images = torch.from_numpy((counts.astype(np.float32) * (255 / 16)).round().astype(np.uint8))[:, None]  # (1797, 1, 8, 8)
+    scaled = (counts.astype(np.float32) * (255 / 16)).round().astype(np.uint8)  # 0..16 -> 0..255
+    images = torch.from_numpy(scaled)[:, None]  # (1797, 1, 8, 8)
     images = resize_uint8(images, image_size or 8)
     labels = torch.from_numpy(labels.astype(np.int64))
     is_test = torch.from_numpy(is_test)

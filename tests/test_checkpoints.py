@@ -126,7 +126,8 @@ def test_a_crash_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkey
 
 
 def test_save_refuses_weights_that_do_not_match_the_declared_model(tmp_path):
-    with pytest.raises(ValueError, match=r"width=8\): wrong shapes features\.0\.0\.weight \[4, 3, 3, 3\] \(expected \[8, 3, 3, 3\]\)"):
+    expected = r"width=8\): wrong shapes features\.0\.0\.weight \[4, 3, 3, 3\] \(expected \[8, 3, 3, 3\]\)"
+    with pytest.raises(ValueError, match=expected):
         save_checkpoint(tmp_path / "m.safetensors", tiny_model(), {**META, "knobs": {**KNOBS, "width": 8}})
     with pytest.raises(ValueError, match='"model"'):
         save_checkpoint(tmp_path / "m.safetensors", tiny_model(), {"knobs": KNOBS})

@@ -127,7 +127,8 @@ def test_shape_boxes_are_tight_and_the_object_stands_out():
     assert side.min() >= 0.15 and side.max() <= 0.75 and 0.35 < side.mean() < 0.55
     bright = ds.images.amax(1) >= 0.8 * 255  # (N, H, W): only object pixels get this bright
     rows, cols = torch.arange(32).view(1, 32, 1), torch.arange(32).view(1, 1, 32)
-    in_box = (cols >= x0.view(-1, 1, 1)) & (cols < x1.view(-1, 1, 1)) & (rows >= y0.view(-1, 1, 1)) & (rows < y1.view(-1, 1, 1))
+    x0_, y0_, x1_, y1_ = (v.view(-1, 1, 1) for v in (x0, y0, x1, y1))
+    in_box = (cols >= x0_) & (cols < x1_) & (rows >= y0_) & (rows < y1_)
     assert not (bright & ~in_box).any()
     # ...and the box is not loose: the bright pixels reach within 1 pixel of every side
     # (thin, dim tips can miss the brightness threshold, so most images, not all)
