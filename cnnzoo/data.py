@@ -113,8 +113,9 @@ class ImageDataset:
         return max(1, round(min(self.image_size) / 8))
 
     def subset(self, indices) -> "ImageDataset":
-        """The images at `indices` (a list, range or index tensor), with the same statistics."""
-        index = torch.as_tensor(indices, dtype=torch.long)
+        """The images at `indices` (a list, range, index tensor or boolean mask), same statistics."""
+        index = torch.as_tensor(indices)
+        index = index.nonzero().squeeze(1) if index.dtype == torch.bool else index.long()
         return replace(
             self,
             images=self.images[index],

@@ -153,6 +153,8 @@ def test_shapes_through_load_dataset_default_sizes():
     assert dataset_info("shapes")["train_size"] == 10_000
     sub = test.subset([3, 5])
     assert torch.equal(sub.boxes, test.boxes[[3, 5]])
+    circles = test.subset(test.labels == 0)
+    assert len(circles) == 10 and (circles.labels == 0).all() and len(test.subset([])) == 0
 
 
 # ---------------------------------------------------------------------------- batches
