@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 
 from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint
@@ -245,10 +247,15 @@ def test_report(run: Run, max_images: int = 24):
     names = meta["class_names"]
     figure = confusion_figure(confusion_matrix(preds, test.labels, len(names)), names, run.name)
     wrong = (preds != test.labels).nonzero().flatten()[:max_images].tolist()
-    gallery = [
-        (display_image(test.images[i]), f"predicted {names[preds[i]]} ({probs[i, preds[i]]:.0%}) · true {names[test.labels[i]]}")
-        for i in wrong
-    ]
+    # Files, not arrays: gradio caches an array by content hash and rewrites that file on every
+    # request, so thirty students with identical default runs would read half-written images.
+    folder = Path(run.checkpoint).parent / "misclassified"
+    folder.mkdir(exist_ok=True)
+    gallery = []
+    for i in wrong:
+        path = folder / f"test{i}.png"
+        Image.fromarray(display_image(test.images[i])).save(path)
+        gallery.append((str(path), f"predicted {names[preds[i]]} ({probs[i, preds[i]]:.0%}) · true {names[test.labels[i]]}"))
     return figure, gallery
 
 

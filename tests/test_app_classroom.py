@@ -1,0 +1,36 @@
+"""A class of thirty presses Train at the same moment: everyone's run finishes, each in its own
+session, and light requests (the calculator, Stop) answer at once while training queues."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from gradio_client import Client
+
+STUDENTS = 30
+TINY = dict(model_name="simple_cnn", width=8, dataset="digits", epochs=1, batch_size=32, train_subset=64)
+
+
+def test_thirty_students_train_at_once(app_url):
+    with ThreadPoolExecutor(STUDENTS) as pool:
+        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False), range(STUDENTS)))
+    jobs = [c.submit(**TINY, api_name="/train") for c in clients]
+
+    # While the training queue is full, light requests are not stuck behind it.
+    observer = Client(app_url, analytics_enabled=False, verbose=False)
+    started = time.monotonic()
+    observer.predict(192, 32, 5, 16, 28, 28, api_name="/reduction")
+    assert observer.predict(api_name="/stop") == "Nothing is training in this session."
+    assert time.monotonic() - started < 5, "a light request waited behind training"
+
+    results = [job.result(timeout=600) for job in jobs]
+    for loss, acc, status, confusion, gallery, files, runs in results:
+        assert "finished" in status
+        assert runs["value"] == ["simple_cnn · digits #1"]  # each student sees only their own run
+    # On the server (same process): thirty sessions, each with its own run folder and checkpoint.
+    from ui.sessions import _sessions
+
+    own = [s for s in list(_sessions.values()) if any(c.session_hash == s.key for c in clients)]
+    assert len(own) == STUDENTS
+    folders = {run_dir for s in own for run_dir in s.folder.iterdir()}
+    assert len(folders) == STUDENTS and all((f / "last.safetensors").exists() for f in folders)
