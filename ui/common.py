@@ -72,3 +72,54 @@ def human(count: float) -> str:
     if count >= 1e5:
         return f"{count / 1e6:.2f} M"
     return f"{count:,.0f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Model knobs: one set of controls, shown per model, shared by the Shapes and Train tabs
+# ---------------------------------------------------------------------------------------------
+
+# The model knobs the tabs have a control for, in the order of the handlers' parameters. A model
+# shows the controls for the knobs its builder has; any other knob keeps the builder's default.
+KNOBS = (
+    "depth", "widen_factor", "growth_rate", "reduction", "bottleneck", "dropout",
+    "shortcut", "pool", "width", "downsample", "num_classes",
+)  # fmt: skip
+
+
+def knob_controls() -> dict[str, gr.components.Component]:
+    """One control per knob in KNOBS, hidden until a model that has the knob is chosen."""
+    hidden = dict(visible=False)
+    return {
+        "depth": gr.Number(20, label="depth", precision=0, minimum=1, maximum=1202, **hidden,
+                           info="weighted layers; each family allows only some depths"),
+        "widen_factor": gr.Number(10, label="widen factor k", precision=0, minimum=1, maximum=32, **hidden),
+        "growth_rate": gr.Number(12, label="growth rate k", precision=0, minimum=1, maximum=128, **hidden),
+        "reduction": gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="compression θ (transition layers)", **hidden),
+        "bottleneck": gr.Checkbox(True, label="bottleneck (1×1 conv to 4k channels first)", **hidden),
+        "dropout": gr.Slider(0.0, 0.9, value=0.0, step=0.05, label="dropout (training only: shapes stay)", **hidden),
+        "shortcut": gr.Radio(["A", "B"], value="A", label="shortcut", **hidden,
+                             info="A: identity, zero-padded channels · B: 1×1 projection"),
+        "pool": gr.Radio(["avg", "max"], value="avg", label="global pooling (GAP / GMP)", **hidden),
+        "width": gr.Number(32, label="base width", precision=0, minimum=1, maximum=512, **hidden),
+        "downsample": gr.Radio([0, 1, 2], value=2, label="2×2 max-pools", **hidden),
+        "num_classes": gr.Number(10, label="classes", precision=0, minimum=1, maximum=100_000, **hidden),
+    }  # fmt: skip
+
+
+def knob_updates(model_name: str, hide: tuple[str, ...] = ()) -> list:
+    """Show the controls of the knobs `model_name` has, at its defaults; hide the rest (and `hide`)."""
+    with user_errors():  # an unknown name, from the API
+        defaults = model_knobs(model_name)
+    return [
+        gr.update(visible=True, value=defaults[name]) if name in defaults and name not in hide else gr.update(visible=False)
+        for name in KNOBS
+    ]
+
+
+def chosen_knobs(model_name: str, values: dict) -> dict:
+    """The knob values the model has (others are ignored), with 20.0 -> 20 for integer knobs."""
+    return {
+        name: int(value) if isinstance(value, float) and value.is_integer() else value
+        for name, value in values.items()
+        if name in model_knobs(model_name)
+    }

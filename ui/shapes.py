@@ -16,14 +16,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from cnnzoo import create_model, list_models, model_knobs
 from cnnzoo.trace import TraceResult, reduction_arithmetic, trace
-from ui.common import human, natural_input, serve, user_errors
-
-# Knobs this tab has a control for, in the order of trace_model's parameters. A model shows
-# the controls for the knobs its builder has; any other knob keeps the builder's default.
-KNOBS = (
-    "depth", "widen_factor", "growth_rate", "reduction", "bottleneck", "dropout",
-    "shortcut", "pool", "width", "downsample", "num_classes",
-)  # fmt: skip
+from ui.common import KNOBS, chosen_knobs, human, knob_controls, knob_updates, natural_input, serve, user_errors
 
 # Every trace event shares one pool of workers. The work is Python-bound (GIL), so more
 # threads would not finish sooner; four let a quick request overlap a slow one (a 1,000-layer
@@ -67,21 +60,17 @@ def trace_model(
         bottleneck=bottleneck, dropout=dropout, shortcut=shortcut, pool=pool, width=width,
         downsample=downsample, num_classes=num_classes,
     )  # fmt: skip
-    knobs = {name: value for name, value in knob_values.items() if name in model_knobs(model_name)}
+    with user_errors():  # an unknown name, from the API
+        knobs = chosen_knobs(model_name, knob_values)
     return _trace_view(model_name, knobs, (input_channels, input_height, input_width))
 
 
 def select_model(model_name: str):
     """Show the chosen model's knobs at their defaults, its natural input, and its trace."""
-    with user_errors():  # an unknown name, from the API
-        defaults = model_knobs(model_name)
+    updates = knob_updates(model_name)
     input_size = natural_input(model_name)
-    knob_updates = [
-        gr.update(visible=True, value=defaults[name]) if name in defaults else gr.update(visible=False)
-        for name in KNOBS
-    ]
-    knobs = {name: value for name, value in defaults.items() if name in KNOBS}
-    return *knob_updates, *input_size, *_trace_view(model_name, knobs, input_size)
+    knobs = {name: value for name, value in model_knobs(model_name).items() if name in KNOBS}
+    return *updates, *input_size, *_trace_view(model_name, knobs, input_size)
 
 
 def _trace_view(model_name: str, knobs: dict, input_size: tuple):
@@ -191,26 +180,6 @@ def shape_figure(model_name: str, result: TraceResult) -> Figure:
 # ---------------------------------------------------------------------------------------------
 # Layout and events
 # ---------------------------------------------------------------------------------------------
-
-
-def knob_controls() -> dict[str, gr.components.Component]:
-    """One control per knob in KNOBS, hidden until a model that has the knob is chosen."""
-    hidden = dict(visible=False)
-    return {
-        "depth": gr.Number(20, label="depth", precision=0, minimum=1, maximum=1202, **hidden,
-                           info="weighted layers; each family allows only some depths"),
-        "widen_factor": gr.Number(10, label="widen factor k", precision=0, minimum=1, maximum=32, **hidden),
-        "growth_rate": gr.Number(12, label="growth rate k", precision=0, minimum=1, maximum=128, **hidden),
-        "reduction": gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="compression θ (transition layers)", **hidden),
-        "bottleneck": gr.Checkbox(True, label="bottleneck (1×1 conv to 4k channels first)", **hidden),
-        "dropout": gr.Slider(0.0, 0.9, value=0.0, step=0.05, label="dropout (training only: shapes stay)", **hidden),
-        "shortcut": gr.Radio(["A", "B"], value="A", label="shortcut", **hidden,
-                             info="A: identity, zero-padded channels · B: 1×1 projection"),
-        "pool": gr.Radio(["avg", "max"], value="avg", label="global pooling (GAP / GMP)", **hidden),
-        "width": gr.Number(32, label="base width", precision=0, minimum=1, maximum=512, **hidden),
-        "downsample": gr.Radio([0, 1, 2], value=2, label="2×2 max-pools", **hidden),
-        "num_classes": gr.Number(10, label="classes", precision=0, minimum=1, maximum=100_000, **hidden),
-    }  # fmt: skip
 
 
 def build_demo() -> gr.Blocks:

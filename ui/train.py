@@ -23,11 +23,10 @@ from PIL import Image
 from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint
 from cnnzoo.recipes import RECIPES
-from cnnzoo.registry import list_models, model_knobs
+from cnnzoo.registry import list_models
 from cnnzoo.train import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, confusion_matrix, predict_logits, write_metrics_csv
-from ui.common import serve, user_errors
+from ui.common import KNOBS, chosen_knobs, knob_controls, knob_updates, serve, user_errors
 from ui.sessions import Run, Session, end_session, session_for
-from ui.shapes import KNOBS, knob_controls
 
 # Training is the heavy event: a deliberate number of runs at once for the whole server (a
 # Space has 2 CPU cores), each bounded in time; the rest wait in the bounded queue.
@@ -64,7 +63,7 @@ def train_model(
         downsample=downsample,
     )  # fmt: skip
     with user_errors():
-        knobs = {k: _plain(v) for k, v in knob_values.items() if k in model_knobs(model_name)}
+        knobs = chosen_knobs(model_name, knob_values)
         config = TrainConfig(
             model=model_name, knobs=knobs, dataset=dataset, dataset_path=_upload_path(folder_zip, dataset),
             image_size=None if image_size in (None, "native") else int(image_size),
@@ -296,11 +295,6 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def _plain(value):
-    """gr.Number gives floats: 20.0 -> 20, so integer knobs pass the models' checks."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 def _upload_path(upload, dataset: str) -> str | None:
     if dataset != "folder":
         return None
@@ -368,10 +362,8 @@ def build_demo() -> gr.Blocks:
         knob_inputs = [knobs[name] for name in KNOBS]
         outputs = [loss_plot, acc_plot, status, confusion, gallery, files, runs]
 
-        def select_model(name):
-            defaults = model_knobs(name)
-            return [gr.update(visible=True, value=defaults[k]) if k in defaults and k != "num_classes" else gr.update(visible=False)
-                    for k in KNOBS]
+        def select_model(name):  # the dataset decides the number of classes
+            return knob_updates(name, hide=("num_classes",))
 
         gr.on([model.change, demo.load], select_model, model, knob_inputs, api_visibility="private", **LIGHT)
         dataset.change(lambda d: gr.update(visible=d == "folder"), dataset, folder_zip, api_visibility="private", **LIGHT)
