@@ -99,3 +99,16 @@ def test_sessions_are_apart(app_url):
     assert "finished" in status
     with pytest.raises(AppError, match="run of this session"):
         bob.predict(run_name=runs["value"][0], api_name="/resume")  # alice's run is not bob's
+
+
+def test_degradation_preset_trains_plain_and_residual_nets_on_the_same_data(app_url, monkeypatch):
+    import ui.train
+
+    # The server runs in this process: shrink the preset's recipe so the test takes seconds.
+    monkeypatch.setattr(ui.train, "DEGRADATION_RECIPE", {**ui.train.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64})
+    client = new_client(app_url)
+    loss, acc, status, confusion, gallery, files, runs = client.predict(api_name="/degradation")
+    assert runs["value"] == [f"{name} · digits #1" for name in ["plain20", "resnet20", "plain56", "resnet56"]]
+    series = {row[2] for row in loss["data"]}
+    assert {f"{name} · digits #1 · train" for name in ["plain20", "resnet56"]} <= series
+    assert "finished" in status
