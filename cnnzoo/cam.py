@@ -616,33 +616,6 @@ def caption_below(picture: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([picture, np.asarray(band)], axis=0)
 
 
-def hstack(pictures: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
-    """Pictures of equal height side by side with `gap` black columns between them."""
-    if not pictures:
-        raise ValueError("nothing to put side by side")
-    spacer = np.zeros((pictures[0].shape[0], gap, 3), dtype=np.uint8)
-    parts = []
-    for i, p in enumerate(pictures):
-        parts += [spacer, p] if i else [p]
-    return np.concatenate(parts, axis=1)
-
-
-def save_gif(frames: Sequence[np.ndarray], path, *, duration_ms: int = 600, loop: int = 0) -> Path:
-    """Write uint8 (H, W, 3) frames as an animated GIF (loop=0: forever); returns the path.
-
-    Minimal on purpose: cnnzoo.viz is meant to hold the project's GIF writer; this one is the
-    CAM timeline's until they are unified.
-    """
-    import imageio.v3 as iio
-
-    if not frames:
-        raise ValueError("a GIF needs at least one frame")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), extension=".gif", duration=duration_ms, loop=loop)
-    return path
-
-
 # ----------------------------------------------------------------------------------------
 # CAM timeline: one probe image, one map per epoch of a training run
 # ----------------------------------------------------------------------------------------
@@ -729,9 +702,11 @@ class CAMTimeline:
             return event.reason != "nan" and event.epoch != last and event.step > 0
         return False
 
-    def overlays(self, *, colormap: str = "jet", opacity: float = 0.5, size=None,
+    def overlays(self, *, colormap: str = "jet", opacity: float = 0.5, size=128,
                  threshold: float | None = None, captions: bool = True, class_names=None) -> list[np.ndarray]:
-        """One overlay per frame (uint8 (H, W, 3)); with a threshold, the box too."""
+        """One overlay per frame, `size` pixels square (None: the probe's own size), with a
+        caption "ep <epoch> <class> <probability>" (class_names turn indices into names) and,
+        given a threshold, the box."""
         if not self.frames:
             raise ValueError("the timeline has no frames yet: record a training run first")
         h, w = self.probe_image.shape[1:]
@@ -745,10 +720,16 @@ class CAMTimeline:
             pictures.append(picture)
         return pictures
 
-    def strip(self, **overlay_options) -> np.ndarray:
-        """All frames side by side, oldest first: uint8 (H, n·W + gaps, 3)."""
-        return hstack(self.overlays(**overlay_options))
+    def strip(self, *, gap: int = 2, **overlay_options) -> np.ndarray:
+        """All frames side by side, oldest first, `gap` black pixels around each: uint8 (H', W', 3)."""
+        from cnnzoo.viz import make_grid
 
-    def save_gif(self, path, *, duration_ms: int = 600, **overlay_options) -> Path:
-        """The frames as an animated GIF, one frame per recorded epoch."""
-        return save_gif(self.overlays(**overlay_options), path, duration_ms=duration_ms)
+        pictures = torch.from_numpy(np.stack(self.overlays(**overlay_options))).permute(0, 3, 1, 2)
+        return make_grid(pictures, nrow=len(pictures), padding=gap).numpy()
+
+    def save_gif(self, path=None, *, fps: float = 2.0, **overlay_options) -> Path:
+        """The frames as an animated GIF (cnnzoo.viz.save_gif), one per recorded epoch, looping.
+        path None: a new file in the temp dir, where the UI may serve it from."""
+        from cnnzoo.viz import save_gif
+
+        return save_gif(self.overlays(**overlay_options), path, fps=fps)
