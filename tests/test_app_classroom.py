@@ -24,7 +24,7 @@ def test_thirty_students_train_at_once(app_url):
     assert time.monotonic() - started < 5, "a light request waited behind training"
 
     results = [job.result(timeout=600) for job in jobs]
-    for loss, acc, status, confusion, gallery, files, runs in results:
+    for loss, acc, status, confusion, gallery, files, runs, timeline in results:
         assert "finished" in status
         assert runs["value"] == ["simple_cnn · digits #1"]  # each student sees only their own run
     # On the server (same process): thirty sessions, each with its own run folder and checkpoint.

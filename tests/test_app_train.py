@@ -33,7 +33,7 @@ def test_train_streams_curves_and_ends_with_a_report(app_url):
     client = new_client(app_url)
     job = client.submit(**QUICK, api_name="/train")
     updates = list(job)
-    loss, acc, status, confusion, gallery, files, runs = job.result()
+    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
     assert len(updates) >= 2  # the curves stream while it trains
     assert "finished" in status and "test accuracy" in status
     series = {row[2] for row in loss["data"]}
@@ -49,6 +49,14 @@ def test_train_streams_curves_and_ends_with_a_report(app_url):
     model, meta = load_checkpoint(checkpoint)  # the download is a usable checkpoint
     assert meta["model"] == "simple_cnn" and meta["dataset"] == "digits"
     assert runs["value"] == ["simple_cnn · digits #1"]
+    # The CAM timeline: the untrained model and one frame per epoch, as a strip and a GIF.
+    import imageio.v3 as iio
+
+    gif = next(f for f in files if f.endswith(".gif"))
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[0] == 4  # epoch 0 (untrained), 1, 2, 3
+    strip = iio.imread(timeline)
+    assert strip.shape[1] > 3 * strip.shape[0] / 1.5  # frames side by side
 
 
 def test_bad_settings_get_a_clear_error_and_the_server_keeps_serving(app_url):
@@ -71,7 +79,7 @@ def test_stop_halts_within_a_second_and_resume_continues_the_curves(app_url):
     assert "Stopping" in client.predict(api_name="/stop")
     wait_for(job, lambda out: "stopped" in out[2])
     assert time.monotonic() - clicked < 1.0  # the step in flight and a checkpoint save
-    loss, acc, status, confusion, gallery, files, runs = job.result()
+    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
     assert "stopped" in status and "Resume" in status
     stopped_at = max(row[0] for row in loss["data"])
     assert 0 < stopped_at < 40
@@ -95,7 +103,7 @@ def test_sessions_are_apart(app_url):
     while not job_a.outputs():
         time.sleep(0.05)
     assert "Nothing is training" in bob.predict(api_name="/stop")
-    _, _, status, *_rest, runs = job_a.result()
+    _, _, status, *_rest, runs, _timeline = job_a.result()
     assert "finished" in status
     with pytest.raises(AppError, match="run of this session"):
         bob.predict(run_name=runs["value"][0], api_name="/resume")  # alice's run is not bob's
@@ -107,7 +115,7 @@ def test_degradation_preset_trains_plain_and_residual_nets_on_the_same_data(app_
     # The server runs in this process: shrink the preset's recipe so the test takes seconds.
     monkeypatch.setattr(ui.train, "DEGRADATION_RECIPE", {**ui.train.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64})
     client = new_client(app_url)
-    loss, acc, status, confusion, gallery, files, runs = client.predict(api_name="/degradation")
+    loss, acc, status, confusion, gallery, files, runs, timeline = client.predict(api_name="/degradation")
     assert runs["value"] == [f"{name} · digits #1" for name in ["plain20", "resnet20", "plain56", "resnet56"]]
     series = {row[2] for row in loss["data"]}
     assert {f"{name} · digits #1 · train" for name in ["plain20", "resnet56"]} <= series

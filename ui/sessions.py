@@ -40,6 +40,21 @@ class Session:
     stop: threading.Event = field(default_factory=threading.Event)
     busy: bool = False  # a training run of this session is in progress
     last_used: float = field(default_factory=time.time)
+    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def begin_training(self) -> bool:
+        """Claim this session's one training slot; False if a run is already in progress."""
+        with self._busy_lock:
+            if self.busy:
+                return False
+            self.busy = True
+            self.stop.clear()
+            return True
+
+    def end_training(self) -> None:
+        with self._busy_lock:
+            self.busy = False
+            self.stop.clear()
 
     def new_run_dir(self, name: str) -> Path:
         path = self.folder / name

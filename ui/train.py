@@ -21,9 +21,11 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from cnnzoo import data as datasets
-from cnnzoo.checkpoints import load_checkpoint
+from cnnzoo.cam import CAMTimeline
+from cnnzoo.checkpoints import load_checkpoint, read_checkpoint_meta
 from cnnzoo.recipes import RECIPES
 from cnnzoo.registry import list_models
+from cnnzoo.viz import save_png
 from cnnzoo.train import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, confusion_matrix, predict_logits, write_metrics_csv
 from ui.common import KNOBS, chosen_knobs, knob_controls, knob_updates, serve, user_errors
 from ui.sessions import Run, Session, end_session, session_for
@@ -54,9 +56,10 @@ def train_model(
     model_name, depth, widen_factor, growth_rate, reduction, bottleneck, dropout, shortcut, pool,
     width, downsample, num_classes, dataset, image_size, epochs, batch_size, optimizer,
     lr, momentum, weight_decay, schedule, augment, label_smoothing, seed, train_subset,
-    val_fraction, smoothing, folder_zip=None, request: gr.Request = None,
+    val_fraction, smoothing, folder_zip=None, cam_timeline=True, probe_index=0, request: gr.Request = None,
 ):  # fmt: skip
-    """Train one classifier; yields (loss plot, accuracy plot, status, confusion, gallery, files, runs)."""
+    """Train one classifier; yields (loss plot, accuracy plot, status, confusion, gallery, files, runs,
+    CAM timeline). With cam_timeline, the CAM of test image #probe_index is recorded every epoch."""
     knob_values = dict(
         depth=depth, widen_factor=widen_factor, growth_rate=growth_rate, reduction=reduction,
         bottleneck=bottleneck, dropout=dropout, shortcut=shortcut, pool=pool, width=width,
@@ -74,13 +77,14 @@ def train_model(
             time_limit_s=MAX_TRAIN_S,
         )  # fmt: skip
         config.validate()
-    yield from _train_runs(session_for(request), [config], smoothing)
+    probe = int(probe_index or 0) if cam_timeline else None
+    yield from _train_runs(session_for(request), [config], smoothing, probe)
 
 
 def degradation_experiment(smoothing, request: gr.Request):
     """plain20, resnet20, plain56, resnet56 on the same data: the ResNet paper's degradation."""
     configs = [TrainConfig(model=name, **DEGRADATION_RECIPE, time_limit_s=MAX_TRAIN_S / 4) for name in DEGRADATION_MODELS]
-    yield from _train_runs(session_for(request), configs, smoothing)
+    yield from _train_runs(session_for(request), configs, smoothing, probe_index=0)
 
 
 def resume_run(run_name, smoothing, request: gr.Request):
@@ -113,13 +117,15 @@ def redraw(selected_runs, smoothing, request: gr.Request):
 # ---------------------------------------------------------------------------------------------
 
 
-def _train_runs(session: Session, jobs: list, smoothing: float):
-    """Run configs (new runs) or Run records (resumes) one after another, streaming the view."""
-    if session.busy:
+def _train_runs(session: Session, jobs: list, smoothing: float, probe_index: int | None = None):
+    """Run configs (new runs) or Run records (resumes) one after another, streaming the view.
+
+    probe_index: record the CAM timeline of that test image (None: no timeline).
+    """
+    if not session.begin_training():
         raise gr.Error("This session is already training: press Stop first, or wait for it to finish.")
-    session.busy = True
-    session.stop.clear()
     shown: list[Run] = []
+    timeline = None
     try:
         for job in jobs:
             with user_errors():
@@ -136,6 +142,10 @@ def _train_runs(session: Session, jobs: list, smoothing: float):
             run.status = "running"
             last_update = 0.0
             events = trainer.run(session.stop)
+            if probe_index is not None:
+                with user_errors():
+                    timeline = probe_timeline(TrainConfig.from_dict(run.config), probe_index)
+                events = timeline.record(events, trainer)
             while True:
                 with user_errors():  # dataset missing offline, folder errors... surface as gr.Error
                     event = next(events, None)
@@ -152,28 +162,46 @@ def _train_runs(session: Session, jobs: list, smoothing: float):
                     status = status_line(run, event, trainer)
                 last_update = time.monotonic()
                 loss_df, acc_df = curves(shown, smoothing)
-                yield loss_df, acc_df, status, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield loss_df, acc_df, status, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if trainer.config.out_dir:
                 run.csv = str(write_metrics_csv(trainer.history, os.path.join(trainer.config.out_dir, "metrics.csv")))
             if session.stop.is_set():
                 break
         finished = shown[-1]
         confusion, gallery = test_report(finished)
-        files = [f for f in (finished.checkpoint, finished.csv) if f]
+        strip, gif = timeline_files(timeline, finished)
+        files = [f for f in (finished.checkpoint, finished.csv, gif) if f]
         names = list(session.runs)
         loss_df, acc_df = curves(shown, smoothing)
         yield (
             loss_df, acc_df, final_line(finished), confusion, gallery, files,
-            gr.update(choices=names, value=[r.name for r in shown]),
+            gr.update(choices=names, value=[r.name for r in shown]), strip,
         )  # fmt: skip
     finally:
-        session.busy = False
-        session.stop.clear()
+        session.end_training()
 
 
 # ---------------------------------------------------------------------------------------------
 # Views
 # ---------------------------------------------------------------------------------------------
+
+
+def probe_timeline(config: TrainConfig, probe_index: int) -> CAMTimeline:
+    """A CAM timeline of test image #probe_index (wrapped around), from the untrained model on."""
+    test = datasets.load_dataset(config.dataset, "test", image_size=config.image_size, path=config.dataset_path)
+    return CAMTimeline(test.images[probe_index % len(test)], include_start=True)
+
+
+def timeline_files(timeline: CAMTimeline | None, run: Run) -> tuple[str | None, str | None]:
+    """(strip PNG, GIF) of a run's CAM timeline, saved beside its checkpoint."""
+    if timeline is None or not timeline.frames or not run.checkpoint:
+        return None, None
+    folder = Path(run.checkpoint).parent
+    class_names = read_checkpoint_meta(run.checkpoint)["class_names"]
+    options = dict(size=96, class_names=class_names)
+    strip = save_png(timeline.strip(**options), folder / "cam_timeline.png")
+    gif = timeline.save_gif(folder / "cam_timeline.gif", **options)
+    return str(strip), str(gif)
 
 
 def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -337,6 +365,9 @@ def build_demo() -> gr.Blocks:
                     augment = gr.Checkbox(DEFAULTS["augment"], label="augmentation (random crop, and flip where it keeps the label)")
                     label_smoothing = gr.Slider(0, 0.3, value=0.0, step=0.05, label="label smoothing")
                     with gr.Row():
+                        cam_timeline = gr.Checkbox(True, label="record the CAM timeline of one test image")
+                        probe_index = gr.Number(0, label="probe: test image #", precision=0, minimum=0, min_width=90)
+                    with gr.Row():
                         seed = gr.Number(DEFAULTS["seed"], label="seed", precision=0, min_width=90)
                         train_subset = gr.Number(0, label="training images (0 = all)", precision=0, minimum=0, min_width=90)
                         val_fraction = gr.Slider(0, 0.3, value=0.0, step=0.05, label="validation split (picks 'best')")
@@ -357,10 +388,13 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     confusion = gr.Plot(label="confusion matrix (test set)", format="png")
                     gallery = gr.Gallery(label="misclassified test images", columns=6, height=320)
-                files = gr.File(label="downloads: checkpoint (.safetensors) and metrics (.csv)", file_count="multiple", interactive=False)
+                timeline = gr.Image(label="CAM timeline: where the network looks on the probe image, epoch by epoch",
+                                    type="filepath", interactive=False, buttons=["download", "fullscreen"])
+                files = gr.File(label="downloads: checkpoint (.safetensors), metrics (.csv), CAM timeline (.gif)",
+                                file_count="multiple", interactive=False)
 
         knob_inputs = [knobs[name] for name in KNOBS]
-        outputs = [loss_plot, acc_plot, status, confusion, gallery, files, runs]
+        outputs = [loss_plot, acc_plot, status, confusion, gallery, files, runs, timeline]
 
         def select_model(name):  # the dataset decides the number of classes
             return knob_updates(name, hide=("num_classes",))
@@ -370,7 +404,7 @@ def build_demo() -> gr.Blocks:
 
         train_inputs = [model, *knob_inputs, dataset, image_size, epochs, batch_size, optimizer, lr,
                         momentum, weight_decay, schedule, augment, label_smoothing, seed, train_subset, val_fraction,
-                        smoothing, folder_zip]
+                        smoothing, folder_zip, cam_timeline, probe_index]
         train_event = train_btn.click(train_model, train_inputs, outputs, api_name="train", **TRAIN_CONCURRENCY)
         degradation_event = degradation_btn.click(degradation_experiment, [smoothing], outputs, api_name="degradation", **TRAIN_CONCURRENCY)
         resume_event = resume_btn.click(resume_run, [resume_choice, smoothing], outputs, api_name="resume", **TRAIN_CONCURRENCY)
