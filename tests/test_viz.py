@@ -8,7 +8,7 @@ import torch
 
 from cnnzoo.latent import generate, interpolate, interpolation_frames, latent_noise, lerp, sample_grid, slerp
 from cnnzoo.registry import create_model
-from cnnzoo.viz import make_grid, save_gif, save_png, to_uint8
+from cnnzoo.viz import SAMPLE_GRID_STYLE, grid_index, make_grid, save_gif, save_png, to_uint8
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ def test_to_uint8_maps_the_tanh_range():
 
 def test_make_grid_places_each_image_in_its_cell():
     images = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 1, 4, 4) * 40  # image i is 40·i
-    grid = make_grid(images, nrow=3)
+    grid = make_grid(images, nrow=3, padding=0)
     assert grid.dtype == torch.uint8 and tuple(grid.shape) == (8, 12, 1)  # 2 rows × 3 columns of 4×4
     for i in range(6):
         row, col = divmod(i, 3)
@@ -46,10 +46,28 @@ def test_make_grid_places_each_image_in_its_cell():
     assert tuple(padded.shape) == (2 * 5 + 1, 3 * 5 + 1, 1)
     assert (padded[0] == 255).all() and (padded[6:10, 11:15] == 255).all()
     assert (padded[6:10, 6:10] == 160).all()  # image 4: second row, second column
-    square = make_grid(torch.zeros(64, 3, 32, 32))  # 8×8 of 32×32: exactly 256×256, RGB
+    square = make_grid(torch.zeros(64, 3, 32, 32), padding=0)  # 8×8 of 32×32: exactly 256×256, RGB
     assert tuple(square.shape) == (256, 256, 3)
+    assert tuple(make_grid(torch.zeros(64, 1, 32, 32), **SAMPLE_GRID_STYLE).shape) == (274, 274, 1)
     with pytest.raises(ValueError, match="N, C, H, W"):
         make_grid(torch.zeros(3, 32, 32))
+
+
+def test_grid_index_maps_pixels_back_to_samples():
+    images = torch.arange(7, dtype=torch.uint8).view(7, 1, 1, 1).expand(7, 1, 8, 8).contiguous()
+    grid = make_grid(images, nrow=3, padding=2, pad_value=255)  # image i is filled with value i
+    hits = {}
+    for y in range(grid.shape[0]):
+        for x in range(grid.shape[1]):
+            index = grid_index(y, x, n=7, image_size=8, nrow=3, padding=2)
+            if index is None:
+                assert grid[y, x, 0] == 255  # a line or an empty cell
+            else:
+                assert grid[y, x, 0] == index
+                hits[index] = hits.get(index, 0) + 1
+    assert hits == {i: 64 for i in range(7)}
+    assert grid_index(5, 5, n=64, image_size=32, padding=0) == 0
+    assert grid_index(255, 255, n=64, image_size=32, padding=0) == 63
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -134,18 +152,18 @@ def test_latent_noise_is_a_function_of_the_seed():
 def test_interpolation_frames_and_gif(tiny_generator, tmp_path):
     z0, z1 = latent_noise(1, 4, 8), latent_noise(2, 4, 8)
     frames = interpolation_frames(tiny_generator, z0, z1, num_frames=6, mode="linear")
-    assert frames.dtype == torch.uint8 and tuple(frames.shape) == (6, 64, 64, 1)  # 2×2 grid of 32×32
+    assert frames.dtype == torch.uint8 and tuple(frames.shape) == (6, 70, 70, 1)  # 2×2 grid of 32×32
     # the first and last frames are the samples at the two ends
-    assert torch.equal(frames[0], make_grid(generate(tiny_generator, z0)))
-    assert torch.equal(frames[-1], make_grid(generate(tiny_generator, z1)))
+    assert torch.equal(frames[0], make_grid(generate(tiny_generator, z0), **SAMPLE_GRID_STYLE))
+    assert torch.equal(frames[-1], make_grid(generate(tiny_generator, z1), **SAMPLE_GRID_STYLE))
     single = interpolation_frames(tiny_generator, z0[0], z1[0], num_frames=5)
-    assert tuple(single.shape) == (5, 32, 32, 1)
+    assert tuple(single.shape) == (5, 36, 36, 1)
     read = iio.imread(save_gif(frames, tmp_path / "walk.gif"), index=None, extension=".gif")
-    assert read.shape[:3] == (6, 64, 64)
+    assert read.shape[:3] == (6, 70, 70)
     assert tiny_generator.training  # generate() restores the mode it found
 
 
 def test_sample_grid_is_reproducible(tiny_generator):
     a = sample_grid(tiny_generator, seed=4, n=6, nrow=3)
-    assert tuple(a.shape) == (64, 96, 1)
+    assert tuple(a.shape) == (2 * 34 + 2, 3 * 34 + 2, 1)
     assert torch.equal(a, sample_grid(tiny_generator, seed=4, n=6, nrow=3))
