@@ -327,7 +327,7 @@ class GANTrainer:
         if self._scorer is None and c.scorer is not None:
             path = default_scorer_path(c.dataset) if c.scorer == "auto" else Path(c.scorer)
             self._scorer = load_classifier(path, self.device) if path is not None else False
-            self._scorer_name = path.name if path is not None else None
+            self._scorer_name = (path.name if c.scorer == "auto" else c.scorer) if path is not None else None
         return self._scorer or None
 
     # --- checkpoints ------------------------------------------------------------------
@@ -459,16 +459,23 @@ class GANTrainer:
                     self.frame_stride *= 2
             return event("sample", samples=grid)
 
-        def score_event(num: int) -> GANEvent | None:
+        def score_event(num: int, references: bool = False) -> GANEvent | None:
             scorer = self.scorer()
             if scorer is None:
                 return None
-            from cnnzoo.quality import score_generator
+            from cnnzoo.quality import score_generator, score_with_references
 
-            result = score_generator(self.generator, *scorer, n=num)
+            if references:  # the real-data ceiling and the noise floor, kept beside the score
+                scores = score_with_references(self.generator, *scorer, c.dataset, n=num)
+                result = scores.pop("generator")
+            else:
+                result, scores = score_generator(self.generator, *scorer, n=num), {}
             self.score = {**result.to_dict(), "scorer": self._scorer_name}
+            self.score.update({name: {k: v for k, v in ref.to_dict().items() if k != "histogram"}
+                               for name, ref in scores.items()})
             return event("score", classes_present=result.classes_present, entropy=result.entropy,
-                         confidence=result.confidence, message=result.summary())
+                         confidence=result.confidence, message=result.summary(), train_s=train_time,
+                         elapsed_s=time.perf_counter() - started)
 
         g_params = sum(p.numel() for p in self.generator.parameters())
         d_params = sum(p.numel() for p in self.discriminator.parameters())
@@ -551,7 +558,7 @@ class GANTrainer:
 
         # The end: a last grid and score, checkpoints, the GIF.
         yield sample_event(last=True)
-        scored = score_event(1000)
+        scored = score_event(1000, references=True)
         if scored is not None:
             yield scored
         path = self.save(step, epoch_of(step), metrics)

@@ -12,8 +12,9 @@ So every score is shown beside two references through the same pipeline: real te
 (the ceiling) and uniform noise (the floor).
 
     classifier, meta = load_classifier(default_scorer_path("digits"))
-    score_generator(G, classifier, meta, n=1000)     # SampleScore(classes 10/10, entropy 2.27, ...)
+    score_generator(G, classifier, meta, n=1000)     # SampleScore(classes 10/10, entropy 2.23, ...)
     reference_scores(classifier, meta, "digits", image_size=32)  # {"real": ..., "noise": ...}
+    score_with_references(G, classifier, meta, "digits")         # all three
 """
 from __future__ import annotations
 
@@ -152,3 +153,11 @@ def reference_scores(classifier: nn.Module, meta: dict, dataset: str, image_size
     shape = (n, real.channels, *real.image_size)
     noise = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
     return {"real": score_images(classifier, meta, real.images), "noise": score_images(classifier, meta, noise)}
+
+
+def score_with_references(generator: nn.Module, classifier: nn.Module, meta: dict, dataset: str,
+                          n: int = 1000, seed: int = 12345) -> dict[str, SampleScore]:
+    """{"generator", "real", "noise"}: the generator's score beside the ceiling and the floor,
+    all through the same pipeline (what the GAN tab and the checkpoint card show)."""
+    return {"generator": score_generator(generator, classifier, meta, n=n, seed=seed),
+            **reference_scores(classifier, meta, dataset, image_size=generator.image_size, n=n)}

@@ -268,7 +268,9 @@ def test_live_score_events(digits_classifier):
     assert [e.step for e in scores] == [2, 4]
     assert all(1 <= e.classes_present <= 10 and 0 <= e.entropy <= math.log(10) + 1e-9 for e in scores)
     assert trainer.score["num_samples"] == 1000  # the final score uses 1,000 samples
-    assert trainer.score["scorer"] == "last.safetensors"
+    assert trainer.score["scorer"] == str(digits_classifier)
+    # the final score carries the real-data ceiling and the noise floor beside it
+    assert trainer.score["real"]["classes_present"] == 10 and trainer.score["noise"]["num_samples"] == 1000
 
 
 def test_wrong_scorer_file_is_a_clear_error(tmp_path):
