@@ -17,19 +17,28 @@ def open_train_tab(page):
 def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir):
     open_train_tab(page)
     status = page.locator("#train-status")
+    # The defaults, but 6 epochs instead of 15 so the test stays short on a busy machine
+    # (benchmarks/time_to_accuracy.py times the full defaults).
+    page.get_by_label("epochs", exact=True).fill("6")
     page.get_by_role("button", name="Train", exact=True).click()
     # Live: the status line counts epochs and images/s while the curves grow.
-    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 15")).wait_for(timeout=TIMEOUT_MS)
+    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 6")).wait_for(timeout=TIMEOUT_MS)
     page.get_by_text(re.compile(r"[\d,]+ images/s")).first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(1500)  # a few more updates, so the screenshot shows a curve
     page.screenshot(path=str(screenshot_dir / "train-live.png"), full_page=True)
     # Done: the final accuracy, the confusion matrix and the downloads.
-    status.get_by_text("finished").wait_for(timeout=TIMEOUT_MS)
+    status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
     accuracy = float(re.search(r"test accuracy \*?\*?([\d.]+)%", status.inner_text().replace("*", "")).group(1))
-    assert accuracy >= 95.0, f"the defaults should reach ~98% on digits, got {accuracy}%"
-    page.get_by_text("last.safetensors").first.wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("metrics.csv").first.wait_for(timeout=TIMEOUT_MS)
+    assert accuracy >= 90.0, f"6 epochs of the defaults should reach >90% on digits, got {accuracy}%"
+    page.locator("#train-confusion img").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshot_dir / "train-done.png"), full_page=True)
+    html = page.content()
+    for name in ("last.safetensors", "metrics.csv", "cam_timeline.gif"):  # the downloads
+        assert name in html, name
+    # Both curves of the run are drawn: the legend names the train and the test line.
+    for series in ("simple_cnn · digits #1 · train", "simple_cnn · digits #1 · test"):
+        page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
 
 

@@ -126,6 +126,7 @@ def _train_runs(session: Session, jobs: list, smoothing: float, probe_index: int
         raise gr.Error("This session is already training: press Stop first, or wait for it to finish.")
     shown: list[Run] = []
     timeline = None
+    drawn: set[str] = set()  # the series the plots were last given
     try:
         for job in jobs:
             with user_errors():
@@ -162,6 +163,9 @@ def _train_runs(session: Session, jobs: list, smoothing: float, probe_index: int
                     status = status_line(run, event, trainer)
                 last_update = time.monotonic()
                 loss_df, acc_df = curves(shown, smoothing)
+                if series_of(loss_df) - drawn and drawn:  # a new line: reset the plots first
+                    yield None, None, *(gr.skip(),) * 6
+                drawn = series_of(loss_df)
                 yield loss_df, acc_df, status, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if trainer.config.out_dir:
                 run.csv = str(write_metrics_csv(trainer.history, os.path.join(trainer.config.out_dir, "metrics.csv")))
@@ -204,7 +208,13 @@ def timeline_files(timeline: CAMTimeline | None, run: Run) -> tuple[str | None, 
     return str(strip), str(gif)
 
 
-def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame, pd.DataFrame]:
+def series_of(frame: pd.DataFrame | None) -> set[str]:
+    """The lines a plot frame holds. Gradio 6.31's LinePlot keeps drawing only the lines of the
+    first data it was given, so when a line is added the plot is reset (set to None) first."""
+    return set() if frame is None else set(frame["series"].unique())
+
+
+def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Long-format rows (epoch, value, series) for the loss and accuracy plots.
 
     Train curves are smoothed like TensorBoard (exponential moving average with weight
@@ -228,9 +238,10 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame, pd.Da
                 if frame[f"{split}_loss"].notna().any():
                     loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_loss"], "series": f"{label} · {split}"}))
                     acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_acc"] * 100, "series": f"{label} · {split}"}))
-    empty = pd.DataFrame({"epoch": pd.Series(dtype=float), "value": pd.Series(dtype=float), "series": pd.Series(dtype=str)})
-    return (pd.concat(loss_rows, ignore_index=True) if loss_rows else empty,
-            pd.concat(acc_rows, ignore_index=True) if acc_rows else empty)
+    # None, not an empty frame: a LinePlot first given zero rows keeps an empty colour scale
+    # and then draws later rows invisibly (seen in Chromium with gradio 6.31).
+    return (pd.concat(loss_rows, ignore_index=True) if loss_rows else None,
+            pd.concat(acc_rows, ignore_index=True) if acc_rows else None)
 
 
 def status_line(run: Run, event, trainer: Trainer) -> str:
@@ -377,8 +388,8 @@ def build_demo() -> gr.Blocks:
             with gr.Column(scale=2):
                 status = gr.Markdown("Press **Train** to start.", elem_id="train-status")
                 with gr.Row():
-                    loss_plot = gr.LinePlot(x="epoch", y="value", color="series", label="loss", y_title="cross-entropy", height=300)
-                    acc_plot = gr.LinePlot(x="epoch", y="value", color="series", label="accuracy (%)", y_title="accuracy %", height=300)
+                    loss_plot = gr.LinePlot(x="epoch", y="value", color="series", label="loss", y_title="cross-entropy")
+                    acc_plot = gr.LinePlot(x="epoch", y="value", color="series", label="accuracy (%)", y_title="accuracy %")
                 smoothing = gr.Slider(0, 0.99, value=0.6, step=0.01, label="smoothing of the train curves")
                 runs = gr.CheckboxGroup([], label="runs to show (this page's runs)")
                 with gr.Row():
@@ -386,11 +397,12 @@ def build_demo() -> gr.Blocks:
                     resume_btn = gr.Button("Resume")
                     degradation_btn = gr.Button("Degradation experiment: plain vs residual, 20 vs 56 layers")
                 with gr.Row():
-                    confusion = gr.Plot(label="confusion matrix (test set)", format="png")
-                    gallery = gr.Gallery(label="misclassified test images", columns=6, height=320)
+                    confusion = gr.Plot(label="confusion matrix (test set)", show_label=False, format="png", elem_id="train-confusion")
+                    gallery = gr.Gallery(label="misclassified test images", columns=6, height=320, allow_preview=False,
+                                         object_fit="contain")
                 timeline = gr.Image(label="CAM timeline: where the network looks on the probe image, epoch by epoch",
                                     type="filepath", interactive=False, buttons=["download", "fullscreen"])
-                files = gr.File(label="downloads: checkpoint (.safetensors), metrics (.csv), CAM timeline (.gif)",
+                files = gr.File(elem_id="train-files", label="downloads: checkpoint (.safetensors), metrics (.csv), CAM timeline (.gif)",
                                 file_count="multiple", interactive=False)
 
         knob_inputs = [knobs[name] for name in KNOBS]
@@ -411,7 +423,10 @@ def build_demo() -> gr.Blocks:
         for event in (train_event, degradation_event, resume_event):
             event.then(_resumable_choices, None, resume_choice, api_visibility="private", **LIGHT)
         stop_btn.click(stop_training, None, status, api_name="stop", **LIGHT)
-        gr.on([runs.change, smoothing.release], redraw, [runs, smoothing], [loss_plot, acc_plot], api_name="redraw", **LIGHT)
+        # Choosing runs changes the set of lines: reset the plots, then draw (see series_of).
+        runs.change(lambda: (None, None), None, [loss_plot, acc_plot], api_visibility="private", **LIGHT).then(
+            redraw, [runs, smoothing], [loss_plot, acc_plot], api_visibility="private", **LIGHT)
+        smoothing.release(redraw, [runs, smoothing], [loss_plot, acc_plot], api_name="redraw", **LIGHT)
         demo.unload(end_session)
     return demo
 
