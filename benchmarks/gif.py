@@ -1,6 +1,6 @@
 """How long a latent-walk GIF takes, from latent points to file: generate + grid + encode.
 
-    python -m benchmarks.gif [--checkpoint checkpoints/dcgan-digits.safetensors] [--repeats 3]
+    python -m benchmarks.gif [--checkpoint checkpoints/dcgan-digits.safetensors] [--repeats 3] [--threads 1]
 
 Targets on 2 CPU cores: a 64-frame walk of an 8×8 sample grid (256×256) in ≤ 2 s, of a single
 sample in ≤ 0.5 s. The baseline in the same run encodes the same frames the naive way (RGB
@@ -38,7 +38,10 @@ def main(argv=None) -> None:
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     p.add_argument("--frames", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     if Path(args.checkpoint).exists():
         generator, _ = load_generator(args.checkpoint)

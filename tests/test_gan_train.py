@@ -297,3 +297,10 @@ def test_cli_trains_writes_csv_gif_and_resumes(tmp_path, capsys):
     assert main(["--resume", str(out), "--steps", "5"]) == 0
     assert load_generator(out / "generator.safetensors")[1]["steps"] == 5
     assert main(["--model", "dcgan", "--width", "0", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_missing_torchvision_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNZOO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNZOO_OFFLINE", "1")
+    with pytest.raises(ValueError, match="digits"):  # DatasetUnavailable names the offline datasets
+        next(GANTrainer(GANConfig(dataset="mnist", **{k: v for k, v in TINY.items() if k != "dataset"})).run())
