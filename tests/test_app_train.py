@@ -74,7 +74,7 @@ def test_bad_settings_get_a_clear_error_and_the_server_keeps_serving(app_url):
 def test_stop_halts_within_a_second_and_resume_continues_the_curves(app_url):
     client = new_client(app_url)
     job = client.submit(**{**QUICK, "epochs": 40}, api_name="/train")
-    wait_for(job, lambda out: len(out[0]["data"]) > 0)  # it is really training
+    wait_for(job, lambda out: out[0] is not None and len(out[0]["data"]) > 0)  # it is really training
     clicked = time.monotonic()
     assert "Stopping" in client.predict(api_name="/stop")
     wait_for(job, lambda out: "stopped" in out[2])
@@ -88,7 +88,7 @@ def test_stop_halts_within_a_second_and_resume_continues_the_curves(app_url):
 
     name = runs["value"][0]
     job = client.submit(run_name=name, api_name="/resume")
-    wait_for(job, lambda out: max(row[0] for row in out[0]["data"]) > stopped_at)
+    wait_for(job, lambda out: out[0] is not None and max(row[0] for row in out[0]["data"]) > stopped_at)
     client.predict(api_name="/stop")
     loss2 = job.result()[0]
     epochs = [row[0] for row in loss2["data"] if row[2] == f"{name} · train"]
