@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnzoo import data as datasets
+from cnnzoo.cam import CAMTimeline
 from cnnzoo.checkpoints import (
     load_checkpoint,
     load_training_state,
@@ -40,6 +41,7 @@ from cnnzoo.checkpoints import (
     save_training_state,
 )
 from cnnzoo.registry import create_model, get_entry, model_knobs
+from cnnzoo.viz import save_png
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "multistep", "cosine", "onecycle")
@@ -465,6 +467,20 @@ class Trainer:
         yield event("end", reason="done", checkpoint=str(self.last_checkpoint) if self.last_checkpoint else None,
                     message=f"done: test accuracy {metrics.get('test_acc', float('nan')):.2%}",
                     elapsed_s=time.perf_counter() - started)
+
+
+def probe_timeline(config: TrainConfig, probe_index: int) -> CAMTimeline:
+    """A CAM timeline of test image #probe_index (wrapped around) of the run's dataset, from the
+    untrained model on: wrap a run's events with its .record(events, trainer)."""
+    test = datasets.load_dataset(config.dataset, "test", image_size=config.image_size, path=config.dataset_path)
+    return CAMTimeline(test.images[probe_index % len(test)], include_start=True)
+
+
+def save_cam_timeline(timeline: CAMTimeline, folder: str | Path, class_names) -> tuple[Path, Path]:
+    """The timeline as folder/cam_timeline.png (a strip) and folder/cam_timeline.gif."""
+    options = dict(size=96, class_names=list(class_names))
+    strip = save_png(timeline.strip(**options), Path(folder) / "cam_timeline.png")
+    return strip, timeline.save_gif(Path(folder) / "cam_timeline.gif", **options)
 
 
 def write_metrics_csv(history: list[dict], path: str | Path) -> Path:

@@ -1,5 +1,7 @@
 """python -m train.classifier: recipes, progress, CSV, checkpoint, resume, errors."""
 import csv
+
+import imageio.v3 as iio
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +16,15 @@ TINY = ["--model", "simple_cnn", "--knobs", '{"width": 8}', "--dataset", "digits
 
 def test_trains_writes_csv_and_checkpoint_then_resumes(tmp_path, capsys):
     out = tmp_path / "run"
-    assert classifier.main([*TINY, "--epochs", "2", "--out", str(out)]) == 0
+    assert classifier.main([*TINY, "--epochs", "2", "--out", str(out), "--cam-probe", "3"]) == 0
     printed = capsys.readouterr().out
     assert "epoch 2: test loss" in printed and "checkpoint:" in printed
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["step"] for r in rows if r["kind"] == "step"][-1] == "8"  # 2 epochs x 4 steps
     model, meta = load_checkpoint(out / "last.safetensors")
-    assert meta["epoch"] == 2.0 and meta["train_config"]["train_subset"] == 128
+    assert meta["epoch"] == 2.0
+    assert "CAM timeline:" in printed  # --cam-probe: untrained + 2 epochs
+    assert iio.imread(out / "cam_timeline.gif", index=None).shape[0] == 3 and meta["train_config"]["train_subset"] == 128
 
     assert classifier.main(["--resume", str(out), "--epochs", "3"]) == 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))

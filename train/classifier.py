@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from cnnzoo.recipes import RECIPES
-from cnnzoo.train import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, write_metrics_csv
+from cnnzoo.train import (OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, probe_timeline, save_cam_timeline,
+                          write_metrics_csv)
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.classifier", description=__doc__,
@@ -50,6 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
     p.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--cam-probe", type=int, metavar="INDEX",
+                   help="record the CAM of test image INDEX at every epoch: <out>/cam_timeline.gif and .png")
     p.add_argument("--resume", help="run directory or checkpoint to continue")
     return p.parse_args(argv)
 
@@ -96,8 +99,12 @@ def main(argv=None) -> int:
     stop = threading.Event()
     out = Path(trainer.config.out_dir)
     last = None
+    timeline = None
     try:
         events = trainer.run(stop)
+        if args.cam_probe is not None:
+            timeline = probe_timeline(trainer.config, args.cam_probe)
+            events = timeline.record(events, trainer)
         while True:
             try:
                 event = next(events)
@@ -120,6 +127,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path = write_metrics_csv(trainer.history, out / "metrics.csv")
     print(f"\n{last.message if last else ''}\ncheckpoint: {trainer.last_checkpoint}\nmetrics: {csv_path}")
+    if timeline is not None and timeline.frames:
+        strip, gif = save_cam_timeline(timeline, out, trainer.train_set.class_names)
+        print(f"CAM timeline: {gif} and {strip}")
     return 1 if last is not None and last.reason == "nan" else 0
 
 

@@ -25,8 +25,10 @@ from cnnzoo.cam import CAMTimeline
 from cnnzoo.checkpoints import load_checkpoint, read_checkpoint_meta
 from cnnzoo.recipes import RECIPES
 from cnnzoo.registry import list_models
-from cnnzoo.viz import save_png
-from cnnzoo.train import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, confusion_matrix, predict_logits, write_metrics_csv
+from cnnzoo.train import (
+    OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, confusion_matrix, predict_logits, probe_timeline, save_cam_timeline,
+    write_metrics_csv,
+)
 from ui.common import KNOBS, chosen_knobs, knob_controls, knob_updates, serve, user_errors
 from ui.sessions import Run, Session, end_session, session_for
 
@@ -190,21 +192,12 @@ def _train_runs(session: Session, jobs: list, smoothing: float, probe_index: int
 # ---------------------------------------------------------------------------------------------
 
 
-def probe_timeline(config: TrainConfig, probe_index: int) -> CAMTimeline:
-    """A CAM timeline of test image #probe_index (wrapped around), from the untrained model on."""
-    test = datasets.load_dataset(config.dataset, "test", image_size=config.image_size, path=config.dataset_path)
-    return CAMTimeline(test.images[probe_index % len(test)], include_start=True)
-
-
 def timeline_files(timeline: CAMTimeline | None, run: Run) -> tuple[str | None, str | None]:
     """(strip PNG, GIF) of a run's CAM timeline, saved beside its checkpoint."""
     if timeline is None or not timeline.frames or not run.checkpoint:
         return None, None
-    folder = Path(run.checkpoint).parent
     class_names = read_checkpoint_meta(run.checkpoint)["class_names"]
-    options = dict(size=96, class_names=class_names)
-    strip = save_png(timeline.strip(**options), folder / "cam_timeline.png")
-    gif = timeline.save_gif(folder / "cam_timeline.gif", **options)
+    strip, gif = save_cam_timeline(timeline, Path(run.checkpoint).parent, class_names)
     return str(strip), str(gif)
 
 
