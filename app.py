@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import shapes, train
+from ui import cam, shapes, train
 from ui.common import QUEUE_MAX_SIZE, serve
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
 TABS = [
     ("Shapes", shapes.build_demo),
     ("Train", train.build_demo),
+    ("CAM", cam.build_demo),
 ]
 
 INTRO = """
