@@ -267,3 +267,14 @@ def test_training_state_refuses_objects_on_save_and_pickles_on_load(tmp_path):
         load_training_state(tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="no training state"):
         load_training_state(tmp_path / "none.pt")
+
+
+def test_saved_files_are_readable_like_any_other(tmp_path):
+    import stat
+
+    from cnnzoo import create_model
+
+    path = save_checkpoint(tmp_path / "m.safetensors", create_model("simple_cnn", width=4), {"model": "simple_cnn", "knobs": {"width": 4}})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -23,3 +23,9 @@ app.py calls each builder and renders the fresh Blocks inside a gr.Tab; the tab'
 and its `demo.load` events carry over into the app (rendering moves load events to the root).
 An api_name used by two tabs gets a suffix (`trace_1`), so keep them unique across tabs.
 """
+import os
+
+# The server runs several jobs at once on few cores (two trainings, traces, CAMs). OpenMP's
+# default busy-waiting threads then fight each other: a GAN step measured 978 ms instead of
+# 85 ms with PASSIVE under that contention. Must be set before torch loads its OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
