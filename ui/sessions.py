@@ -37,6 +37,7 @@ class Session:
     key: str
     folder: Path
     runs: dict[str, Run] = field(default_factory=dict)
+    generators: dict[str, str] = field(default_factory=dict)  # GAN tab: run name -> generator checkpoint
     stop: threading.Event = field(default_factory=threading.Event)
     busy: bool = False  # a training run of this session is in progress
     last_used: float = field(default_factory=time.time)

@@ -1,0 +1,163 @@
+"""The GAN tab through a real server and gradio_client: train, stop, sample, interpolate, bad inputs."""
+from __future__ import annotations
+
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from cnnzoo.latent import load_generator
+
+SHIPPED = "shipped:dcgan-digits.safetensors"
+# A few steps of a narrow net: seconds on 2 cores; a sample grid every 5 steps.
+TINY = dict(model="dcgan", dataset="digits", image_size=32, width=8, steps=12, seed=0, sample_every=5)
+
+
+def new_client(app_url) -> Client:
+    """A fresh client is a fresh browser session on the server."""
+    return Client(app_url, analytics_enabled=False, verbose=False)
+
+
+@pytest.fixture(autouse=True)
+def tiny_scorer(tmp_path, monkeypatch):
+    """An untrained tiny digits classifier as the live scorer: the numbers mean nothing, the plumbing is
+    tested, in milliseconds instead of the seconds the shipped ResNet-20 takes on a busy 2-core CPU."""
+    import ui.gan
+    from cnnzoo.checkpoints import save_checkpoint
+    from cnnzoo.registry import create_model
+
+    model = create_model("simple_cnn", num_classes=10, in_channels=1, width=4)
+    path = save_checkpoint(tmp_path / "scorer.safetensors", model, {
+        "model": "simple_cnn", "knobs": {"num_classes": 10, "in_channels": 1, "width": 4},
+        "mean": [0.5], "std": [0.5], "input_size": [1, 32, 32], "dataset": "digits",
+        "class_names": [str(i) for i in range(10)]})
+    monkeypatch.setattr(ui.gan, "scorer_path", lambda dataset: path if dataset == "digits" else None)
+    return path
+
+
+def test_gan_train_streams_losses_and_ends_with_a_gif_and_a_generator(app_url):
+    client = new_client(app_url)
+    job = client.submit(**TINY, api_name="/gan_train")
+    updates = list(job)
+    losses, second, status, grid, score, gif, files, generator = job.result()
+    assert len(updates) >= 2 and "finished" in status
+    series = {row[2] for row in losses["data"]}
+    assert series == {"discriminator loss", "generator loss"}
+    assert max(row[0] for row in losses["data"]) == 12
+    assert {row[2] for row in second["data"]} == {"D(x), real", "D(G(z)), fake"}
+    assert all(np.isfinite(row[1]) for row in losses["data"])
+    assert iio.imread(grid).shape[:2] == (2 * 274, 2 * 274)  # 8×8 samples of 32 px, shown 2×
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[0] == 4  # the untrained grid, steps 5 and 10, the end (step 12)
+    assert frames.shape[1:3] == (274, 274)
+    assert "real test images" in score and "uniform noise" in score  # the ceiling and the floor
+    checkpoint = next(f for f in files if f.endswith("generator.safetensors"))
+    G, meta = load_generator(checkpoint)  # the download is a usable generator
+    assert meta["gan"] == "dcgan" and meta["steps"] == 12 and G.image_size == 32
+    assert any(f.endswith(".gif") for f in files) and any(f.endswith(".csv") for f in files)
+    # The trained generator joins this page's generator list, selected, and samples.
+    assert generator["value"] == "run:dcgan · digits #1"
+    picture, about, *_ = client.predict(generator["value"], 0, 4, api_name="/gan_sample")
+    assert iio.imread(picture).shape[:2] == (2 * 138, 2 * 138) and "trained 12 steps" in about
+
+
+def test_wgan_reports_the_wasserstein_estimate(app_url):
+    client = new_client(app_url)
+    losses, second, status, *_ = client.predict(**{**TINY, "model": "wgan", "steps": 20, "clip": 0.005, "n_critic": 2},
+                                                api_name="/gan_train")
+    assert "finished" in status
+    assert {row[2] for row in losses["data"]} == {"critic loss", "generator loss"}
+    estimate = [row[1] for row in second["data"] if row[2] == "Wasserstein estimate"]
+    critic = [row[1] for row in losses["data"] if row[2] == "critic loss"]
+    assert len(estimate) == 2 and estimate == pytest.approx([-c for c in critic])
+
+
+def test_gan_stop_ends_a_long_run_with_a_loadable_checkpoint(app_url, monkeypatch):
+    import ui.gan
+
+    monkeypatch.setattr(ui.gan, "scorer_path", lambda dataset: None)  # time the stop, not the final score
+    client = new_client(app_url)
+    job = client.submit(**{**TINY, "steps": 100_000}, api_name="/gan_train")
+    deadline = time.monotonic() + 60
+    while not any(out[0] is not None for out in job.outputs()):  # it is really training
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    clicked = time.monotonic()
+    assert "Stopping" in client.predict(api_name="/gan_stop")
+    losses, second, status, grid, score, gif, files, generator = job.result()
+    assert time.monotonic() - clicked < 3.0  # the step in flight, a last grid, checkpoint and GIF
+    assert "stopped" in status
+    load_generator(next(f for f in files if f.endswith("generator.safetensors")))
+    assert "Nothing is training" in client.predict(api_name="/gan_stop")
+
+
+def test_gan_sample_is_a_function_of_the_seed(client):
+    first, about, *_ = client.predict(SHIPPED, 7, 8, api_name="/gan_sample")
+    again = client.predict(SHIPPED, 7, 8, api_name="/gan_sample")[0]
+    other = client.predict(SHIPPED, 8, 8, api_name="/gan_sample")[0]
+    a, b, c = iio.imread(first), iio.imread(again), iio.imread(other)
+    assert a.shape[:2] == (548, 548)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert "10 / 10" in about and "uniform noise" in about  # the card's score beside its references
+
+
+def cell(picture: np.ndarray, index: int, side: int, size: int = 32, padding: int = 2, scale: int = 2) -> np.ndarray:
+    """Sample #index of a grid drawn in SAMPLE_GRID_STYLE and enlarged `scale`×."""
+    row, col = divmod(index, side)
+    top, left = (padding + row * (size + padding)) * scale, (padding + col * (size + padding)) * scale
+    return picture[top:top + size * scale, left:left + size * scale]
+
+
+def test_interpolate_returns_a_strip_and_a_gif_between_the_chosen_samples(client):
+    strip, gif, files = client.predict(SHIPPED, 3, 5, 4, 9, 4, "slerp", 10, api_name="/interpolate")
+    assert sorted(f.rsplit(".", 1)[1] for f in files) == ["gif", "png"]
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[:3] == (10, 36 * 4, 36 * 4)  # 10 frames of one 32×32 sample (+ lines), 4×
+    walk = iio.imread(strip)
+    start_grid = iio.imread(client.predict(SHIPPED, 3, 4, api_name="/gan_sample")[0])
+    end_grid = iio.imread(client.predict(SHIPPED, 4, 4, api_name="/gan_sample")[0])
+    # The ends of the walk are exactly the picked samples: #5 of seed 3's grid, #9 of seed 4's.
+    assert np.array_equal(cell(walk, 0, 10), cell(start_grid, 5, 4))
+    assert np.array_equal(cell(walk, 9, 10), cell(end_grid, 9, 4))
+    linear = iio.imread(client.predict(SHIPPED, 3, 5, 4, 9, 4, "linear", 10, api_name="/interpolate")[0])
+    assert np.array_equal(cell(linear, 0, 10), cell(walk, 0, 10))  # same ends ...
+    assert not np.array_equal(cell(linear, 5, 10), cell(walk, 5, 10))  # ... different paths
+
+
+def test_bad_inputs_get_clear_errors_and_the_server_keeps_serving(app_url, tmp_path):
+    client = new_client(app_url)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(AppError, match="junk.safetensors"):
+        client.predict(handle_file(str(junk)), api_name="/gan_upload")
+    from cnnzoo.checkpoints import save_checkpoint
+    from cnnzoo.registry import create_model
+
+    critic = tmp_path / "critic.safetensors"
+    save_checkpoint(critic, create_model("wgan_critic", image_size=32, width=4),
+                    {"model": "wgan_critic", "knobs": {"image_size": 32, "width": 4}})
+    with pytest.raises(AppError, match="not a generator"):
+        client.predict(handle_file(str(critic)), api_name="/gan_upload")
+    with pytest.raises(AppError, match="width"):
+        client.predict(**{**TINY, "width": 4096}, api_name="/gan_train")
+    with pytest.raises(AppError, match="learning rate"):
+        client.predict(**{**TINY, "lr": 5}, api_name="/gan_train")
+    with pytest.raises(AppError, match="(?i)mnist|data"):  # no MNIST files offline: says where to put them
+        client.predict(**{**TINY, "dataset": "mnist"}, api_name="/gan_train")
+    with pytest.raises(AppError, match="frames|maximum value 64"):
+        client.predict(SHIPPED, 1, 0, 2, 0, 8, "slerp", 100_000, api_name="/interpolate")
+    with pytest.raises(AppError, match="sample #"):
+        client.predict(SHIPPED, 1, 64, 2, 0, 8, "slerp", 8, api_name="/interpolate")
+    with pytest.raises(AppError, match="samples a side|maximum value 12"):
+        client.predict(SHIPPED, 1, 1000, api_name="/gan_sample")
+    with pytest.raises(AppError, match="no generator"):
+        client.predict("upload:../../etc/passwd", 1, 8, api_name="/gan_sample")
+    # An uploaded generator is this page's; the server still serves.
+    upload = client.predict(handle_file("checkpoints/dcgan-digits.safetensors"), api_name="/gan_upload")["value"]
+    assert upload == "upload:dcgan-digits.safetensors"
+    assert iio.imread(client.predict(upload, 1, 2, api_name="/gan_sample")[0]).shape[:2] == (140, 140)
+    with pytest.raises(AppError, match="no generator"):
+        new_client(app_url).predict(upload, 1, 2, api_name="/gan_sample")
