@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import cam, shapes, train
+from ui import cam, gan, shapes, train
 from ui.common import QUEUE_MAX_SIZE, serve
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
@@ -15,6 +15,7 @@ TABS = [
     ("Shapes", shapes.build_demo),
     ("Train", train.build_demo),
     ("CAM", cam.build_demo),
+    ("GAN", gan.build_demo),
 ]
 
 INTRO = """
