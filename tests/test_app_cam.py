@@ -139,6 +139,9 @@ def test_threshold_moves_the_box_without_running_the_model(app_url, shipped, tmp
         assert box_text(box) in summary and f"{threshold:.0%}" in summary
         assert len(items(gallery)) == 3 and len(probabilities["confidences"]) == 2
         summaries[threshold] = summary
+    _, summary, _, _ = client.predict(box_mode="all", threshold=0.3, api_name="/cam_redraw")
+    assert box_text(cam_boxes(result.maps[0, 0], 0.3, mode="all", size=(32, 32))) in summary
+    assert "whole area above" in summary
     assert calls == []  # redrawing reuses the maps of this page's last CAM
     low, high = (cam_boxes(result.maps[0, 0], t, size=(32, 32)) for t in (0.1, 0.9))
     assert not torch.equal(low, high)  # this picture's box really moves
@@ -305,6 +308,30 @@ def test_cam_answers_while_a_class_trains(app_url, shipped, tmp_path):
     finally:
         trainer.predict(api_name="/stop")
         job.result(timeout=60)
+
+
+def test_thirty_students_open_the_tab_and_drag_the_slider_at_once(app_url, shipped):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(30) as pool:
+        # Not fetching the pictures: the server's work is what is measured, not this client's downloads.
+        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False, download_files=False),
+                                range(30)))
+
+        def open_and_drag(client):
+            opened = client.predict(model=SHAPES_KEY, api_name="/cam_select_model")
+            dragged = [client.predict(threshold=t, api_name="/cam_redraw") for t in (0.3, 0.6)]
+            return opened, dragged
+
+        started = time.monotonic()
+        results = list(pool.map(open_and_drag, clients))
+        elapsed = time.monotonic() - started
+    first_summary = results[0][0][5]
+    for (info, examples, threshold, image, gallery, summary, probabilities, *_), dragged in results:
+        assert summary == first_summary  # everyone's default view, computed in their own session
+        assert [d[1] for d in dragged] == [d[1] for d in results[0][1]]
+        assert "30%" in dragged[0][1] and "60%" in dragged[1][1]
+    assert elapsed < 60, f"30 pages took {elapsed:.0f} s"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,3 +529,8 @@ def test_every_shipped_checkpoint_works_in_the_cam_tab(checkpoint):
     assert view.method in ("CAM", "Grad-CAM") and len(view.class_names) == min(ui.cam.MAX_TOP_K, len(cm.class_names))
     expected = compute_cam(cm.model, normalize(ds.images[:1], cm.mean, cm.std), top_k=len(view.class_names))
     assert view.probs == pytest.approx(expected.probs[0].tolist(), abs=1e-6)
+
+
+def test_importing_the_tab_writes_nothing_beside_its_source():
+    # gradio writes a .pyi beside the source of any gr.Component subclass it sees defined
+    assert not Path(ui.cam.__file__).with_suffix(".pyi").exists()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import ui.cam
 from cnnzoo import create_model
@@ -72,6 +74,23 @@ def test_cam_tab_default_example_threshold_and_random_image(default_model, open_
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
 
 
+def test_clicking_a_test_image_and_uploading_a_picture(default_model, open_page, app_url, tmp_path):
+    page = open_cam_tab(open_page, app_url)
+    summary = page.locator("#cam-summary")
+    summary.get_by_text("IoU").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#cam-examples").get_by_text("star", exact=True).click()  # a thumbnail
+    summary.get_by_text("true: star").wait_for(timeout=TIMEOUT_MS)
+
+    # An upload (RGBA, 50×40): its CAM, without a true box.
+    rng = np.random.default_rng(0)
+    picture = tmp_path / "mine.png"
+    Image.fromarray(rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)).save(picture)
+    page.locator("#cam-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_function("() => !document.querySelector('#cam-summary').innerText.includes('IoU')",
+                           timeout=TIMEOUT_MS)
+    assert "CAM (global average pooling)" in summary.inner_text()
+
+
 def test_localisation_plot_and_the_best_threshold(default_model, open_page, app_url, monkeypatch):
     monkeypatch.setattr(ui.cam, "LOCALISATION_IMAGES", 200)  # seconds, not tens of seconds
     page = open_cam_tab(open_page, app_url)
@@ -85,4 +104,4 @@ def test_localisation_plot_and_the_best_threshold(default_model, open_page, app_
     use_best = page.get_by_role("button", name=f"use the best threshold ({best})")
     use_best.wait_for(timeout=TIMEOUT_MS)
     use_best.click()
-    page.locator("#cam-summary").get_by_text(f"{float(best):.0%} of its map").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#cam-summary").get_by_text(f"above {float(best):.0%} of").wait_for(timeout=TIMEOUT_MS)

@@ -44,7 +44,7 @@ from ui.common import serve, user_errors
 from ui.sessions import Session, end_session, session_for
 
 # A CAM is a batch-1 forward pass (milliseconds): many at once, never queued behind training.
-CAM_CONCURRENCY = dict(concurrency_id="cam", concurrency_limit=8)
+CAM_CONCURRENCY = dict(concurrency_id="cam", concurrency_limit=4)
 # Localisation runs the whole shapes test set (seconds of CPU): a couple at a time, results cached.
 LOCALISATION_CONCURRENCY = dict(concurrency_id="localisation", concurrency_limit=2)
 LIGHT = dict(concurrency_limit=None)
@@ -404,7 +404,8 @@ def _box_text(box) -> str:
     return f"({x0}, {y0})–({x1}, {y1})"
 
 
-def render_view(view: CamView, top_k, colormap: str, opacity: float, threshold: float, folder: Path):
+def render_view(view: CamView, top_k, colormap: str, opacity: float, box_mode: str, threshold: float,
+                folder: Path):
     """(gallery, summary, probabilities, download) for a CamView; no forward pass.
 
     The gallery is the input as the model saw it, then one overlay per class with its box
@@ -418,7 +419,7 @@ def render_view(view: CamView, top_k, colormap: str, opacity: float, threshold: 
     threshold = float(threshold)
     h, w = view.image.shape[1:]
     side = max(h, w) * max(1, math.ceil(DISPLAY_SIDE / max(h, w)))
-    boxes = cam_boxes(view.maps[:k], threshold, size=(h, w))  # (k, 4) in image pixels
+    boxes = cam_boxes(view.maps[:k], threshold, mode=box_mode, size=(h, w))  # (k, 4) in image pixels
     ious = box_iou(boxes, torch.tensor(view.true_box)).tolist() if view.true_box is not None else None
 
     # The input itself: an overlay at opacity 0 (enlarged the same way, with the same true box).
@@ -439,7 +440,8 @@ def render_view(view: CamView, top_k, colormap: str, opacity: float, threshold: 
     if view.true_label is not None:
         truth = f" (true: {view.true_label} {'✓' if view.true_label == view.class_names[0] else '✗'})"
     lines = [f"**{view.label}** of **{view.model_name}** · top-1: {top}{truth}",
-             f"Box of the top class at **{threshold:.0%}** of its map's range: {_box_text(boxes[0])}"]
+             f"Box around the {'largest region' if box_mode == 'largest' else 'whole area'} above **{threshold:.0%}** "
+             f"of the top class's map range: {_box_text(boxes[0])}"]
     if ious is not None:
         hit = "localised ✓" if ious[0] >= IOU_MIN and view.true_label == view.class_names[0] else "not localised ✗"
         lines[-1] += (f" · true box {_box_text(view.true_box)} · **IoU {ious[0]:.2f}** "
@@ -461,7 +463,7 @@ EMPTY_VIEW = (gr.update(value=[]), "Choose a model and a picture.", None, None)
 
 
 def cam(model: str, image: str | None, top_k: int = 3, colormap: str = "jet", opacity: float = 0.5,
-        threshold: float = SMALL_IMAGE_THRESHOLD, request: gr.Request = None):
+        box_mode: str = "largest", threshold: float = SMALL_IMAGE_THRESHOLD, request: gr.Request = None):
     """CAM of `image` (a file path) for the top-k classes of `model` (a key from the model list).
 
     Returns (overlays gallery, summary, probabilities, overlay PNG to download); the maps are kept
@@ -473,25 +475,25 @@ def cam(model: str, image: str | None, top_k: int = 3, colormap: str = "jet", op
     with user_errors():
         cm = resolve_model(model, session)
         view = compute_view(cm, image)
-        return (*render_view(view, top_k, colormap, opacity, threshold, session.folder / "cam"), view)
+        return (*render_view(view, top_k, colormap, opacity, box_mode, threshold, session.folder / "cam"), view)
 
 
-def cam_redraw(top_k, colormap, opacity, threshold, view: CamView | None, request: gr.Request = None):
+def cam_redraw(top_k, colormap, opacity, box_mode, threshold, view: CamView | None, request: gr.Request = None):
     """Redraw the last CAM of this page with other display settings (no forward pass)."""
     if view is None:
         return EMPTY_VIEW
     with user_errors():
-        return render_view(view, top_k, colormap, opacity, threshold, session_for(request).folder / "cam")
+        return render_view(view, top_k, colormap, opacity, box_mode, threshold, session_for(request).folder / "cam")
 
 
-def cam_on_upload(model, image, top_k, colormap, opacity, threshold, request: gr.Request):
+def cam_on_upload(model, image, top_k, colormap, opacity, box_mode, threshold, request: gr.Request):
     """A new picture in the image box: its CAM; a cleared box clears the view."""
     if image is None:
         return (*EMPTY_VIEW, None)
-    return cam(model, image, top_k, colormap, opacity, threshold, request)
+    return cam(model, image, top_k, colormap, opacity, box_mode, threshold, request)
 
 
-def select_model(model: str, top_k, colormap, opacity, request: gr.Request):
+def select_model(model: str, top_k, colormap, opacity, box_mode, request: gr.Request):
     """Show the model, its test images, its default threshold, and the CAM of its first example."""
     session = session_for(request)
     if not model:
@@ -502,7 +504,7 @@ def select_model(model: str, top_k, colormap, opacity, request: gr.Request):
     threshold = cm.default_threshold
     if indices:
         image = example_file(_test_set(cm), indices[0])
-        view_outputs = cam(model, image, top_k, colormap, opacity, threshold, request)
+        view_outputs = cam(model, image, top_k, colormap, opacity, box_mode, threshold, request)
     else:
         image, view_outputs = None, (*EMPTY_VIEW, None)
         view_outputs = (view_outputs[0], "Upload a picture to see its class activation maps.", *view_outputs[2:])
@@ -518,13 +520,13 @@ def _no_model_outputs(session: Session):
     return (text, gr.update(value=[], label="test images"), [], SMALL_IMAGE_THRESHOLD, None, *EMPTY_VIEW, None, "")
 
 
-def open_tab(top_k, colormap, opacity, request: gr.Request):
+def open_tab(top_k, colormap, opacity, box_mode, request: gr.Request):
     """On page load: the list of models (shipped, this page's, ImageNet if on disk) and the default's view."""
     session = session_for(request)
     choices = model_choices(session)
     model = default_model_key(choices)
     return (gr.update(choices=choices, value=model), imagenet_note(),
-            *select_model(model, top_k, colormap, opacity, request))
+            *select_model(model, top_k, colormap, opacity, box_mode, request))
 
 
 def refresh_models(model: str, request: gr.Request):
@@ -534,7 +536,7 @@ def refresh_models(model: str, request: gr.Request):
     return gr.update(choices=choices, value=model if model in keys else default_model_key(choices))
 
 
-def upload_checkpoint(checkpoint: str | None, top_k, colormap, opacity, request: gr.Request):
+def upload_checkpoint(checkpoint: str | None, top_k, colormap, opacity, box_mode, request: gr.Request):
     """Keep an uploaded .safetensors checkpoint for this page only, check it, and select it."""
     if checkpoint is None:
         raise gr.Error("Choose a .safetensors checkpoint file (the Train tab's download).")
@@ -555,10 +557,10 @@ def upload_checkpoint(checkpoint: str | None, top_k, colormap, opacity, request:
     os.replace(tmp, target)
     key = f"upload:{name}"
     choices = model_choices(session)
-    return (gr.update(choices=choices, value=key), *select_model(key, top_k, colormap, opacity, request))
+    return (gr.update(choices=choices, value=key), *select_model(key, top_k, colormap, opacity, box_mode, request))
 
 
-def random_example(model: str, top_k, colormap, opacity, threshold, request: gr.Request):
+def random_example(model: str, top_k, colormap, opacity, box_mode, threshold, request: gr.Request):
     """A random image of the model's test set (with its true box for shapes) and its CAM."""
     with user_errors():
         cm = resolve_model(model, session_for(request))
@@ -567,10 +569,10 @@ def random_example(model: str, top_k, colormap, opacity, threshold, request: gr.
         raise gr.Error(f"No test images of this model's dataset ({html.escape(str(cm.dataset))}) on this "
                        f"machine: upload a picture instead.")
     image = example_file(ds, random.randrange(len(ds)))
-    return image, *cam(model, image, top_k, colormap, opacity, threshold, request)
+    return image, *cam(model, image, top_k, colormap, opacity, box_mode, threshold, request)
 
 
-def pick_example(model, indices, top_k, colormap, opacity, threshold, evt: gr.SelectData, request: gr.Request):
+def pick_example(model, indices, top_k, colormap, opacity, box_mode, threshold, evt: gr.SelectData, request: gr.Request):
     """A click on a test-image thumbnail: that image and its CAM."""
     with user_errors():
         cm = resolve_model(model, session_for(request))
@@ -578,7 +580,7 @@ def pick_example(model, indices, top_k, colormap, opacity, threshold, evt: gr.Se
     if ds is None or not indices or not 0 <= evt.index < len(indices):
         raise gr.Error("These test images belong to another model: choose the model again.")
     image = example_file(ds, indices[evt.index])
-    return image, *cam(model, image, top_k, colormap, opacity, threshold, request)
+    return image, *cam(model, image, top_k, colormap, opacity, box_mode, threshold, request)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,7 +591,8 @@ _localisations: OrderedDict[tuple, tuple[LocalisationResult, float]] = OrderedDi
 _localisations_lock = threading.Lock()
 
 
-def localisation(model: str, threshold: float, request: gr.Request = None):
+def localisation(model: str, box_mode: str = "largest", threshold: float = SMALL_IMAGE_THRESHOLD,
+                 request: gr.Request = None):
     """Localisation accuracy of `model` over the shapes test set at `threshold`, and over thresholds.
 
     Returns (summary, figure, table, best threshold). Results are cached per model file, so a
@@ -604,13 +607,13 @@ def localisation(model: str, threshold: float, request: gr.Request = None):
                              f"(train one in the Train tab: dataset shapes).")
         chosen = round(float(threshold), 4)
         thresholds = tuple(sorted({*CURVE_THRESHOLDS, PAPER_THRESHOLD, chosen}))
-        key = (cm.key, LOCALISATION_IMAGES, thresholds)
+        key = (cm.key, LOCALISATION_IMAGES, thresholds, box_mode)
         with _localisations_lock:
             hit = _localisations.get(key)
         if hit is None:
             ds = load_dataset("shapes", "test", image_size=cm.dataset_size)
             started = time.perf_counter()
-            result = localisation_accuracy(cm.model, ds, thresholds, mean=cm.mean, std=cm.std,
+            result = localisation_accuracy(cm.model, ds, thresholds, mode=box_mode, mean=cm.mean, std=cm.std,
                                            limit=LOCALISATION_IMAGES, iou_min=IOU_MIN)
             hit = (result, time.perf_counter() - started)
             with _localisations_lock:
@@ -619,12 +622,13 @@ def localisation(model: str, threshold: float, request: gr.Request = None):
                     _localisations.popitem(last=False)
     result, seconds = hit
     best = result.best_threshold
+    region = "largest region" if result.mode == "largest" else "box around everything above"
     summary = (
         f"**{result.at(chosen):.1%}** of {result.num_images:,} shapes test images localised at threshold "
-        f"**{chosen:.2f}** (right class and IoU ≥ {IOU_MIN} with the true box; {result.method}, "
-        f"{result.mode} region). Best threshold **{best:.2f}**: {result.at(best):.1%} · the paper's "
-        f"{PAPER_THRESHOLD}: {result.at(PAPER_THRESHOLD):.1%} · classification accuracy "
-        f"{result.classification_accuracy:.1%} · measured in {seconds:.1f} s."
+        f"**{chosen:.2f}** (right class and IoU ≥ {IOU_MIN} with the true box; {result.method}, {region}). "
+        f"Best threshold **{best:.2f}**: {result.at(best):.1%} · the paper's {PAPER_THRESHOLD}: "
+        f"{result.at(PAPER_THRESHOLD):.1%} · classification accuracy {result.classification_accuracy:.1%} · "
+        f"measured in {seconds:.1f} s."
     )
     return summary, localisation_figure(result, chosen, cm.name), localisation_table(result), best
 
@@ -670,23 +674,28 @@ def _card_text(model: str | None) -> str:
     return f"**From the model card** (`checkpoints/{card.name}`):\n\n" + card.read_text(encoding="utf-8")
 
 
-class PictureInput(gr.Image):
-    """gr.Image whose unreadable uploads get a clear message.
+def picture_input(**options) -> gr.Image:
+    """A gr.Image whose unreadable uploads get a clear message.
 
     Gradio opens an uploaded picture with PIL before any handler runs; a file that is not a
-    picture would fail there with a bare "Error". Decoding itself happens in data.load_image.
+    picture would fail there with a bare "Error". The decoding itself is data.load_image's.
+    The wrapper is set on the instance: gradio writes a .pyi file beside the source of every
+    Component subclass when the class is defined, so a subclass would write into ui/.
     """
+    image = gr.Image(**options)
+    gradio_preprocess = image.preprocess
 
-    is_template = True  # the browser shows it as a plain gr.Image
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return gradio_preprocess(payload)
         except gr.Error:
             raise
         except Exception as error:  # PIL raises OSError, SyntaxError, DecompressionBombError ...
             raise gr.Error(html.escape(f"That file is not a picture this app can read ({type(error).__name__}); "
                                        f"use a PNG, JPEG, GIF, BMP, TIFF or WebP file."), print_exception=False) from error
+
+    image.preprocess = preprocess
+    return image
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,7 +736,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("your own checkpoint, ImageNet models", open=False):
                     checkpoint = gr.File(label="checkpoint (.safetensors, from the Train tab)", file_types=[".safetensors"])
                     imagenet_info = gr.Markdown()
-                image = PictureInput(label="picture (upload, webcam or paste)", sources=["upload", "webcam", "clipboard"],
+                image = picture_input(label="picture (upload, webcam or paste)", sources=["upload", "webcam", "clipboard"],
                                      type="filepath", image_mode=None, height=170, elem_id="cam-image")
                 with gr.Row():
                     random_btn = gr.Button("random test image", elem_id="cam-random")
@@ -742,8 +751,10 @@ def build_demo() -> gr.Blocks:
                                           info=f"the paper uses {PAPER_THRESHOLD}; small maps like a higher one")
                     opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="heatmap opacity")
                 with gr.Row():
-                    colormap = gr.Dropdown(COLORMAPS, value="jet", label="colour map")
-                    top_k = gr.Slider(1, MAX_TOP_K, value=3, step=1, label="top-k classes")
+                    colormap = gr.Dropdown(COLORMAPS, value="jet", label="colour map", min_width=100)
+                    top_k = gr.Slider(1, MAX_TOP_K, value=3, step=1, label="top-k classes", min_width=140)
+                    box_mode = gr.Radio([("largest region (paper)", "largest"), ("everything above", "all")],
+                                        value="largest", label="box around", min_width=180)
                 with gr.Row():
                     probabilities = gr.Label(label="probabilities", num_top_classes=MAX_TOP_K, show_heading=False,
                                              elem_id="cam-probs")
@@ -763,7 +774,7 @@ def build_demo() -> gr.Blocks:
             loc_table = gr.Dataframe(label="over thresholds", interactive=False)
             card = gr.Markdown()
 
-        display = [top_k, colormap, opacity]
+        display = [top_k, colormap, opacity, box_mode]
         view_outputs = [overlays, summary, probabilities, download, view]
         model_outputs = [model_info, examples, example_indices, threshold, image, *view_outputs, card]
         gr.on([demo.load], open_tab, display, [model, imagenet_info, *model_outputs],
@@ -782,11 +793,11 @@ def build_demo() -> gr.Blocks:
         examples.select(pick_example, [model, example_indices, *settings], [image, *view_outputs],
                         api_visibility="private", **CAM_CONCURRENCY)
         # Display controls redraw from the kept maps: live while the slider moves.
-        gr.on([threshold.input, opacity.input, top_k.input, colormap.input], cam_redraw, [*settings, view],
+        gr.on([threshold.input, opacity.input, top_k.input, colormap.input, box_mode.input], cam_redraw, [*settings, view],
               view_outputs[:4], api_name="cam_redraw", trigger_mode="always_last", show_progress="hidden",
               **CAM_CONCURRENCY)
 
-        measure = measure_btn.click(localisation, [model, threshold], [loc_summary, loc_plot, loc_table, best_threshold],
+        measure = measure_btn.click(localisation, [model, box_mode, threshold], [loc_summary, loc_plot, loc_table, best_threshold],
                                     api_name="localisation", **LOCALISATION_CONCURRENCY)
         measure.then(lambda best: gr.update(interactive=best is not None, value=f"use the best threshold ({best:.2f})"
                                             if best is not None else "use the best threshold"),
