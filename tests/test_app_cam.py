@@ -46,6 +46,9 @@ def shipped(tmp_path_factory):
     """A tiny shapes model as the tab's default shipped checkpoint; the CAM tab's folder points here."""
     folder = tmp_path_factory.mktemp("checkpoints")
     path = save_tiny(folder / ui.cam.DEFAULT_CHECKPOINT, width=4)
+    path.with_suffix(".md").write_text("# tiny shapes net\nIts card.\n")
+    (folder / "cam-benchmark.md").write_text("# localisation\n| head | localised |\n|---|---|\n| GAP | 61% |\n| GMP | 40% |\n")
+    (folder / "other.md").write_text("# another card\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ui.cam, "CHECKPOINT_DIR", folder)
         yield path
@@ -184,6 +187,8 @@ def test_choosing_a_model_shows_its_test_images_and_the_first_ones_cam(app_url, 
     assert threshold == ui.cam.SMALL_IMAGE_THRESHOLD
     assert re.fullmatch(r"shapes-32-test-\d+\.png", Path(image).name)
     assert "IoU" in summary
+    # the model's card, and the card measuring GAP against GMP; headings demoted to sit in the tab
+    assert "### tiny shapes net" in card and "| GMP | 40% |" in card and "another card" not in card
 
 
 # ---------------------------------------------------------------------------------------------

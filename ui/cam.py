@@ -666,12 +666,21 @@ def localisation_figure(result: LocalisationResult, chosen: float, title: str) -
 
 
 def _card_text(model: str | None) -> str:
-    """The shipped checkpoint's card (checkpoints/<name>.md), where its measured tables live."""
+    """The shipped checkpoint's card (checkpoints/<name>.md) and any card with a GAP vs GMP measurement.
+
+    Headings are moved two levels down so a card reads as a section of the tab.
+    """
     source, _, name = (model or "").partition(":")
-    card = CHECKPOINT_DIR / (Path(name).stem + ".md")
-    if source != "shipped" or not card.is_file():
-        return ""
-    return f"**From the model card** (`checkpoints/{card.name}`):\n\n" + card.read_text(encoding="utf-8")
+    own = CHECKPOINT_DIR / (Path(name).stem + ".md") if source == "shipped" else None
+    cards = [own] if own is not None and own.is_file() else []
+    if CHECKPOINT_DIR.is_dir():
+        cards += [card for card in sorted(CHECKPOINT_DIR.glob("*.md"))
+                  if card != own and "GMP" in card.read_text(encoding="utf-8")]
+    parts = []
+    for card in cards:
+        text = re.sub(r"^(#{1,4}) ", r"\1## ", card.read_text(encoding="utf-8"), flags=re.M)
+        parts.append(f"**From the card `checkpoints/{card.name}`:**\n\n{text}")
+    return "\n\n---\n\n".join(parts)
 
 
 def picture_input(**options) -> gr.Image:
