@@ -30,7 +30,8 @@ def build_app() -> gr.Blocks:
     # the tab's demo.load events to the app. (A Blocks built *inside* the app's `with` would
     # be nested in place and its load events would never fire.)
     tabs = [(label, build_tab()) for label, build_tab in TABS]
-    with gr.Blocks(title="cnnzoo") as demo:
+    # delete_cache: overlays, grids and GIFs are files; drop those older than an hour, hourly.
+    with gr.Blocks(title="cnnzoo", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         for label, tab in tabs:
             with gr.Tab(label):

@@ -22,6 +22,8 @@ if str(REPO_ROOT) not in sys.path:
 
 # Before gradio is imported anywhere: no telemetry or version checks from the test suite.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# As the app's server does (ui/__init__.py), before torch loads: tests run servers in-process.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
 
