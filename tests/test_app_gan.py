@@ -53,7 +53,7 @@ def test_gan_train_streams_losses_and_ends_with_a_gif_and_a_generator(app_url):
     frames = iio.imread(gif, index=None)
     assert frames.shape[0] == 4  # the untrained grid, steps 5 and 10, the end (step 12)
     assert frames.shape[1:3] == (274, 274)
-    assert "real test images" in score and "uniform noise" in score  # the ceiling and the floor
+    assert "real (ceiling)" in score and "noise (floor)" in score  # the ceiling and the floor
     checkpoint = next(f for f in files if f.endswith("generator.safetensors"))
     G, meta = load_generator(checkpoint)  # the download is a usable generator
     assert meta["gan"] == "dcgan" and meta["steps"] == 12 and G.image_size == 32
@@ -101,7 +101,7 @@ def test_gan_sample_is_a_function_of_the_seed(client):
     a, b, c = iio.imread(first), iio.imread(again), iio.imread(other)
     assert a.shape[:2] == (548, 548)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert "10 / 10" in about and "uniform noise" in about  # the card's score beside its references
+    assert "10 / 10" in about and "noise (floor)" in about  # the card's score beside its references
 
 
 def cell(picture: np.ndarray, index: int, side: int, size: int = 32, padding: int = 2, scale: int = 2) -> np.ndarray:

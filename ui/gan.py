@@ -162,7 +162,7 @@ def generator_score(path: Path, generator, meta: dict) -> dict | None:
 
 def score_table(rows: dict[str, dict | None]) -> str:
     """A markdown table: classes among top-1, class-histogram entropy, mean confidence, per row."""
-    lines = ["| images | classes (top-1) | entropy (ln 10 = 2.30) | confidence |", "|---|---|---|---|"]
+    lines = ["| images | classes | entropy | conf. |", "|---|---|---|---|"]
     for name, s in rows.items():
         if s:
             lines.append(f"| {name} | {s['classes_present']} / {s.get('num_classes', 10)} | {s['entropy']:.2f} "
@@ -170,17 +170,18 @@ def score_table(rows: dict[str, dict | None]) -> str:
     return "\n".join(lines)
 
 
-SCORE_NOTE = ("Never read confidence alone: the classifier is often fully confident on pure noise. "
-              "Coverage and entropy tell a generator from noise.")
+SCORE_NOTE = ("Real test images are the ceiling, uniform noise the floor. *classes*: how many digits appear as the classifier's top-1 label; *entropy* of that class "
+              "histogram (ln 10 = 2.30: perfectly balanced); *conf.*: the mean top-1 probability. Never "
+              "read confidence alone: the classifier is often fully confident on pure noise.")
 
 
 def score_text(score: dict | None, title: str = "generator") -> str:
     if not score:
         return ("**Quality**: no classifier of this dataset ships in checkpoints/, so samples cannot be "
                 "scored here.")
-    table = score_table({title: score, "real test images (ceiling)": score.get("real"),
-                         "uniform noise (floor)": score.get("noise")})
-    judge = f" (classifier `{score['scorer']}`)" if score.get("scorer") else ""
+    table = score_table({title: score, "real (ceiling)": score.get("real"), "noise (floor)": score.get("noise")})
+    scorer = Path(str(score.get("scorer") or ""))
+    judge = f" (classifier `{scorer.name if scorer.is_absolute() else scorer}`)" if score.get("scorer") else ""
     return f"**Quality** of the samples{judge}:\n\n{table}\n\n{SCORE_NOTE}"
 
 
@@ -212,7 +213,7 @@ def make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, se
     config = GANConfig(
         model=model, dataset=dataset, image_size=whole(image_size, "image size"), width=width,
         steps=whole(steps, "steps") if steps not in (None, "") else None,
-        lr=float(lr) if lr not in (None, "") else None, clip=float(clip), n_critic=whole(n_critic, "n_critic"),
+        lr=float(lr) if lr not in (None, "", 0) else None, clip=float(clip), n_critic=whole(n_critic, "n_critic"),
         seed=whole(seed, "seed"), sample_every=whole(sample_every, "sample every"), scorer=None,
         time_limit_s=MAX_TRAIN_S,
     )  # fmt: skip
@@ -339,7 +340,7 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
             drawn = series_of(losses)
             status = header if event.kind == "start" else status_line(name, event, trainer) + (
                 f"<br>{warning}" if warning else "")
-            score = score_text(live_score, f"generator at step {event.step}") if live_score else skip
+            score = score_text(live_score, f"step {event.step}") if live_score else skip
             yield losses, second, status, grid_path or skip, score, skip, skip, skip
 
         # The end event: the checkpoint, the GIF, the final score with its references.
@@ -350,7 +351,7 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
         csv = write_metrics_csv(trainer.history, run_dir / "metrics.csv")
         files = [f for f in (event.checkpoint, event.gif, str(run_dir / "discriminator.safetensors"), str(csv))
                  if f and os.path.exists(f)]
-        final_score = score_text(trainer.score, f"generator at step {event.step} (1,000 samples)") if trainer.score else skip
+        final_score = score_text(trainer.score, f"step {event.step}") if trainer.score else skip
         losses, second = loss_frames(trainer.history, config.model)
         choices = generator_choices(session)
         yield (losses, second, end_line(name, event), grid_path or skip, final_score, event.gif, files,
@@ -393,7 +394,8 @@ def generator_text(key: str, session: Session) -> str:
         generator, meta = cached_generator(path)
         score = generator_score(path, generator, meta)
     params = sum(p.numel() for p in generator.parameters())
-    about = (f"**{path.stem}**: {str(meta.get('gan', 'gan')).upper()} generator of {meta.get('dataset', '?')}, "
+    title = key.partition(":")[2].removesuffix(".safetensors")
+    about = (f"**{title}**: {str(meta.get('gan', 'gan')).upper()} generator of {meta.get('dataset', '?')}, "
              f"{meta['image_size']}×{meta['image_size']}, latent dimension {generator.latent_dim}, "
              f"{params / 1e6:.2f}M parameters, trained {meta.get('steps', '?')} steps.")
     return f"{about}\n\n{score_text(score)}"
@@ -528,7 +530,7 @@ def build_demo() -> gr.Blocks:
                     steps = gr.Number(DEFAULT_STEPS["dcgan"], label="steps", precision=0, minimum=1, min_width=90,
                                       info="generator updates")
                     lr = gr.Number(None, label="learning rate", minimum=0, min_width=90,
-                                   info=f"blank: the paper's ({PAPER_LR['dcgan']:g})")
+                                   info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
                 with gr.Row(visible=False) as wgan_row:
                     clip = gr.Number(0.01, label="clip c", minimum=0, maximum=1, min_width=90,
                                      info="0.01 the paper · 0.005 the seed")
@@ -548,14 +550,14 @@ def build_demo() -> gr.Blocks:
                     second_plot = gr.LinePlot(x="step", y="value", color="series", y_title="mean output",
                                               label="D(x) and D(G(z)): the discriminator's outputs")
                 with gr.Row(equal_height=False):
-                    live_grid = gr.Image(label="fixed-noise samples, refreshed during training", type="filepath",
+                    live_grid = gr.Image(label="fixed-noise samples (live)", type="filepath",
                                          interactive=False, buttons=["download", "fullscreen"], elem_id="gan-live")
                     with gr.Column():
-                        live_score = gr.Markdown(elem_id="gan-live-score")
+                        live_score = gr.Markdown(elem_id="gan-live-score", elem_classes=["cnnzoo-table"])
                         progress_gif = gr.Image(label="the fixed-noise samples over training (GIF)", type="filepath",
                                                 interactive=False, buttons=["download"])
                         train_files = gr.File(label="downloads: generator, GIF, discriminator, metrics",
-                                              file_count="multiple", interactive=False)
+                                              file_count="multiple", interactive=False, height=140)
 
         gr.Markdown("## Generate\nSample a grid from a seed, then walk between two samples: type two seeds and "
                     "sample numbers, or **click two samples** of the grid.")
@@ -568,7 +570,7 @@ def build_demo() -> gr.Blocks:
                     sample_seed = gr.Number(0, label="seed", precision=0, min_width=90)
                     grid_side = gr.Slider(1, MAX_GRID_SIDE, value=8, step=1, label="samples a side", min_width=120)
                 sample_btn = gr.Button("Sample", variant="primary")
-                about = gr.Markdown(elem_id="gan-about")
+                about = gr.Markdown(elem_id="gan-about", elem_classes=["cnnzoo-table"])
             with gr.Column(scale=1):
                 grid = gr.Image(label="samples: click one for the start of a walk, another for its end", type="filepath",
                                 interactive=False, buttons=["download", "fullscreen"], elem_id="gan-grid")
@@ -589,21 +591,22 @@ def build_demo() -> gr.Blocks:
                              buttons=["download", "fullscreen"], elem_id="gan-strip", scale=3)
             walk_gif = gr.Image(label="the walk (GIF)", type="filepath", interactive=False, buttons=["download"],
                                 elem_id="gan-walk", scale=1)
-        walk_files = gr.File(label="downloads: strip (.png) and GIF", file_count="multiple", interactive=False)
+        walk_files = gr.File(label="downloads: strip (.png) and GIF", file_count="multiple", interactive=False, height=120)
         shown = gr.State(None)  # what the grid shows: generator, seed, side, sizes (for clicks)
         picking = gr.State("start")
 
         # --- training ---
         def select_model(name):
             return (gr.update(visible=name == "wgan"), gr.update(value=DEFAULT_STEPS[name]),
-                    gr.update(info=f"blank: the paper's ({PAPER_LR[name]:g})"),
+                    gr.update(info=f"blank or 0: the paper's ({PAPER_LR[name]:g})"),
                     gr.update(label="the Wasserstein estimate (−critic loss): falls as samples improve"
                               if name == "wgan" else "D(x) and D(G(z)): the discriminator's outputs"))
 
         model.change(select_model, model, [wgan_row, steps, lr, second_plot], api_visibility="private", **LIGHT)
         train_outputs = [loss_plot, second_plot, status, live_grid, live_score, progress_gif, train_files, generator]
-        train_btn.click(gan_train, [model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every],
-                        train_outputs, api_name="gan_train", **TRAIN_CONCURRENCY)
+        train_event = train_btn.click(
+            gan_train, [model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every],
+            train_outputs, api_name="gan_train", **TRAIN_CONCURRENCY)
         stop_btn.click(gan_stop, None, status, api_name="gan_stop", **LIGHT)
 
         # --- generating ---
@@ -613,6 +616,7 @@ def build_demo() -> gr.Blocks:
         generator.input(gan_sample, sample_inputs, sample_outputs, api_visibility="private", **GENERATE_CONCURRENCY)
         upload.upload(gan_upload, upload, generator, api_name="gan_upload", **GENERATE_CONCURRENCY).success(
             gan_sample, sample_inputs, sample_outputs, api_visibility="private", **GENERATE_CONCURRENCY)
+        train_event.then(gan_sample, sample_inputs, sample_outputs, api_visibility="private", **GENERATE_CONCURRENCY)
         walk_inputs = [generator, start_seed, start_sample, end_seed, end_sample, grid_side, mode, num_frames]
         walk_outputs = [strip, walk_gif, walk_files]
         walk_btn.click(gan_interpolate, walk_inputs, walk_outputs, api_name="interpolate", **GENERATE_CONCURRENCY)

@@ -1,0 +1,58 @@
+"""The GAN tab in a real browser: the shipped generator's grid, a walk picked by clicking two
+samples, and a short training run. Saves gan.png into $CNNZOO_SCREENSHOT_DIR or tmp_path."""
+from __future__ import annotations
+
+import os
+import re
+
+TIMEOUT_MS = 60_000
+
+
+def click_sample(page, index: int, side: int = 8, size: int = 32, padding: int = 2, scale: int = 2):
+    """Click the middle of sample #index of the grid image, wherever the page has drawn it."""
+    image = page.locator("#gan-grid img")
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()  # in the viewport's coordinates, where the mouse clicks
+    natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    shrink = min(box["width"] / natural[0], box["height"] / natural[1], 1)  # as gradio maps clicks back
+    left = box["x"] + (box["width"] - natural[0] * shrink) / 2
+    top = box["y"] + (box["height"] - natural[1] * shrink) / 2
+    row, col = divmod(index, side)
+    x = (padding + col * (size + padding) + size / 2) * scale
+    y = (padding + row * (size + padding) + size / 2) * scale
+    page.mouse.click(left + x * shrink, top + y * shrink)
+
+
+def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
+    page.get_by_role("tab", name="GAN").click()
+    # Opening the page draws the shipped generator's grid and its score beside real digits and noise.
+    page.locator("#gan-grid img").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#gan-about").get_by_text("noise (floor)").wait_for(timeout=TIMEOUT_MS)
+    # Two clicks on the grid: the start and the end of a walk, which then appears as strip and GIF.
+    click_sample(page, 3)
+    page.get_by_text("Now click the end sample").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_label("start sample #").input_value() == "3"
+    click_sample(page, 60)
+    page.locator("#gan-walk img").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#gan-strip img").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_label("end sample #").input_value() == "60"
+    assert ".gif" in page.locator("#gan-walk img").get_attribute("src")
+
+    # A short DCGAN run with the tab's defaults but fewer steps: live curves, then the GIF.
+    # (docs/screenshots/gan.png: CNNZOO_GAN_E2E_STEPS=600, where all ten digits show.)
+    steps = os.environ.get("CNNZOO_GAN_E2E_STEPS", "150")
+    page.get_by_label("steps", exact=True).fill(steps)
+    page.get_by_label("samples every").fill("25")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status = page.locator("#gan-status")
+    status.get_by_text(re.compile(rf"step \d+ / {steps}")).wait_for(timeout=TIMEOUT_MS)
+    status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
+    page.get_by_text("generator loss").first.wait_for(timeout=TIMEOUT_MS)
+    # The trained generator is now the one in use below: its grid and its card.
+    page.locator("#gan-about").get_by_text(f"trained {steps} steps").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # the last plot and image updates
+    page.screenshot(path=str(screenshot_dir / "gan.png"), full_page=True)
+    html = page.content()
+    for name in ("generator.safetensors", "progress.gif", "metrics.csv"):  # the downloads
+        assert name in html, name
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
