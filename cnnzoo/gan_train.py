@@ -556,11 +556,13 @@ class GANTrainer:
             if step % c.save_every == 0 and step != total_steps:
                 self.save(step, epoch_of(step), metrics)
 
-        # The end: a last grid and score, checkpoints, the GIF.
+        # The end: a last grid and score, checkpoints, the GIF. A Stop is answered at once: the
+        # checkpoint keeps the last live score instead of waiting for a 1,000-sample one.
         yield sample_event(last=True)
-        scored = score_event(1000, references=True)
-        if scored is not None:
-            yield scored
+        if reason != "stopped":
+            scored = score_event(1000, references=True)
+            if scored is not None:
+                yield scored
         path = self.save(step, epoch_of(step), metrics)
         if c.out_dir:
             save_png(self.frames[-1], Path(c.out_dir) / "samples.png")

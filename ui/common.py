@@ -63,6 +63,14 @@ def natural_input(model_name: str) -> tuple[int, int, int]:
     return channels, 32, 32
 
 
+def duration(seconds: float | None) -> str:
+    """72 -> '1m 12s', 9 -> '9s', None -> '?': ETAs and expected times."""
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 def human(count: float) -> str:
     """12_443_648 -> '12.4 M', 269_722 -> '0.27 M', 15_872 -> '15,872'."""
     if count >= 1e9:

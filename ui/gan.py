@@ -32,9 +32,9 @@ from cnnzoo.quality import (CHECKPOINT_DIR, default_scorer_path, load_classifier
                             score_with_references)
 from cnnzoo.registry import get_entry
 from cnnzoo.viz import SAMPLE_GRID_STYLE, grid_index, make_grid, save_gif, save_png
-from ui.common import serve, user_errors
+from ui.common import duration, serve, user_errors
 from ui.sessions import Session, end_session, session_for
-from ui.train import MAX_TRAIN_S, TRAIN_CONCURRENCY, UPDATE_EVERY_S, _duration, series_of
+from ui.train import MAX_TRAIN_S, TRAIN_CONCURRENCY, UPDATE_EVERY_S, series_of
 
 # Sampling and walks take milliseconds to a second: many at once, never behind training.
 GENERATE_CONCURRENCY = dict(concurrency_id="gan_generate", concurrency_limit=8)
@@ -257,7 +257,7 @@ def status_line(name: str, event, trainer: GANTrainer) -> str:
     last = next((h for h in reversed(trainer.history) if h["kind"] == "step"), None)
     parts = [f"**{name}**", f"step {event.step} / {trainer.num_steps}"]
     if last:
-        parts += [f"{last['images_per_s']:,.0f} images/s", f"ETA {_duration(last['eta_s'])}"]
+        parts += [f"{last['images_per_s']:,.0f} images/s", f"ETA {duration(last['eta_s'])}"]
         if last.get("wasserstein") is not None:
             parts.append(f"W estimate {last['wasserstein']:.4f}")
     parts.append(str(trainer.device))
@@ -293,7 +293,7 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
         trainer = GANTrainer(config)
         steps_total = config.steps or DEFAULT_STEPS[config.model]
         guess = expected_seconds(config, trainer.device, steps_total)
-        expect = f"expected about {_duration(guess)} on this CPU" if guess is not None else f"on {trainer.device}"
+        expect = f"expected about {duration(guess)} on this CPU" if guess is not None else f"on {trainer.device}"
         warning = ""
         if guess is not None and (config.width > 64 or guess > 600):
             warning = (f" ⚠ **slow**: width {config.width} at {config.image_size}×{config.image_size} is GPU work; "

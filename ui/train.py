@@ -29,7 +29,7 @@ from cnnzoo.train import (
     OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, confusion_matrix, predict_logits, probe_timeline, save_cam_timeline,
     write_metrics_csv,
 )
-from ui.common import KNOBS, chosen_knobs, knob_controls, knob_updates, serve, user_errors
+from ui.common import KNOBS, chosen_knobs, duration, knob_controls, knob_updates, serve, user_errors
 from ui.sessions import Run, Session, end_session, session_for
 
 # Training is the heavy event: a deliberate number of runs at once for the whole server (a
@@ -245,7 +245,7 @@ def status_line(run: Run, event, trainer: Trainer) -> str:
     last_eval = next((h for h in reversed(trainer.history) if h["kind"] == "eval"), None)
     parts = [f"**{run.name}**", f"epoch {event.epoch:.2f} / {c.epochs:g}", f"step {event.step}"]
     if last_step:
-        parts += [f"{last_step['images_per_s']:,.0f} images/s", f"ETA {_duration(last_step['eta_s'])}",
+        parts += [f"{last_step['images_per_s']:,.0f} images/s", f"ETA {duration(last_step['eta_s'])}",
                   f"lr {last_step['lr']:.3g}"]
     if last_eval and last_eval["test_acc"] is not None:
         parts.append(f"test acc {last_eval['test_acc']:.1%}")
@@ -318,13 +318,6 @@ def display_image(image: torch.Tensor, min_side: int = 96) -> np.ndarray:
     big = image.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     array = big.permute(1, 2, 0).numpy()
     return array[..., 0] if array.shape[2] == 1 else array
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _upload_path(upload, dataset: str) -> str | None:
