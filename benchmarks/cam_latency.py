@@ -9,8 +9,9 @@ on 2 CPU cores. Random weights: the cost does not depend on what the weights are
     cam_box   cam + bilinear upsampling to the image + a box at the paper's 20% threshold
     overlay   cnnzoo.cam.overlay_cam at 256×256 (display only, no model)
 
-Timings are medians over interleaved rounds (forward, cam, ... in turn), so a busy machine
-slows all of them alike and the ratios stay fair.
+Timings are medians over interleaved rounds (every step once per round, in a shuffled order),
+so a busy machine slows all of them alike and whichever step runs first after a pause (waking
+the thread pool) is not always the same one: the ratios stay fair.
 
     python benchmarks/cam_latency.py [--threads 2] [--rounds 50]
 
@@ -19,6 +20,7 @@ Prints `name: value` lines; `cam_over_forward` is cam / forward (1.0 = CAM is fr
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -64,9 +66,12 @@ def measure(model, x, rounds: int) -> dict[str, float]:
         for _ in range(3):
             fn()
     samples = {name: [] for name in steps}
+    order = list(steps)
+    shuffle = random.Random(0).shuffle
     for _ in range(rounds):
-        for name, fn in steps.items():
-            samples[name].append(timed(fn))
+        shuffle(order)
+        for name in order:
+            samples[name].append(timed(steps[name]))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
