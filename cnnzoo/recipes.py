@@ -10,10 +10,11 @@ RECIPES: dict[str, dict] = {
         model="simple_cnn", dataset="digits", epochs=15, batch_size=64, optimizer="sgd", lr=0.05,
         schedule="onecycle", weight_decay=5e-4,
     ),
-    # The CAM tab's default model: a GAP net with a 16×16 final map (one max-pool), which
-    # localises better than 8×8 on 32×32 shapes (benchmarks/cam_localisation.py).
+    # The CAM tab's default model: simple_cnn's GAP head on its 8×8 final map, which localised
+    # 83.5% of the shapes test set at threshold 0.75, vs 61.8% for a 16×16 map (downsample=1),
+    # whose maps lock onto parts (benchmarks/cam_localisation.py).
     "shapes-cam": dict(
-        model="simple_cnn", knobs={"downsample": 1}, dataset="shapes", epochs=8, batch_size=64,
+        model="simple_cnn", dataset="shapes", epochs=8, batch_size=64,
         optimizer="sgd", lr=0.05, schedule="onecycle", weight_decay=5e-4,
     ),
     "resnet20-digits": dict(
