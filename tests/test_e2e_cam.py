@@ -54,7 +54,9 @@ def test_cam_tab_default_example_threshold_and_random_image(default_model, open_
     assert page.locator("#cam-overlays img").count() == 4  # the input and the top-3 overlays
     assert page.locator("#cam-examples img").count() == 10  # one test image per class
     before = summary.inner_text()
-    assert "50%" in before
+    # The box threshold is the model's own measured one when its checkpoint carries it (the
+    # shipped model: 75%), else 50%; which model is the default depends on earlier tests.
+    assert re.search(r"above (50|75)%", before), before
 
     # The threshold slider redraws the box from the kept maps.
     set_slider(page, "cam-threshold", 0.2)
