@@ -30,10 +30,8 @@ discriminator.safetensors, generator.state.pt (resume), samples.png, progress.gi
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from cnnzoo.latent import generate, latent_noise
 from cnnzoo.train import pick_device, preferred_memory_format, seeded_generator, state_path_for
+from cnnzoo.train import write_metrics_csv as write_event_csv
 from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, save_gif, save_png, temp_path
 
 GAN_MODELS = ("dcgan", "wgan")
@@ -576,14 +575,5 @@ class GANTrainer:
 
 def write_metrics_csv(history: list[dict], path: str | Path) -> Path:
     """The run's events as a CSV (one row per step/score/end event)."""
-    # cnnzoo.train.write_metrics_csv does the same for TrainEvent's fixed columns.
     fields = [f.name for f in dataclasses.fields(GANEvent) if f.name != "samples"]
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: row.get(k) for k in fields})
-    os.replace(tmp, path)
-    return path
+    return write_event_csv(history, path, fields)

@@ -483,11 +483,13 @@ def save_cam_timeline(timeline: CAMTimeline, folder: str | Path, class_names) ->
     return strip, timeline.save_gif(Path(folder) / "cam_timeline.gif", **options)
 
 
-def write_metrics_csv(history: list[dict], path: str | Path) -> Path:
-    """The run's events as a CSV (one row per step/eval event), for spreadsheets and plots."""
+def write_metrics_csv(history: list[dict], path: str | Path, fields: list[str] | None = None) -> Path:
+    """The run's events as a CSV (one row per event), for spreadsheets and plots; atomic.
+
+    fields: the columns, by default TrainEvent's (the GAN loop passes GANEvent's)."""
     import csv
 
-    fields = [f.name for f in dataclasses.fields(TrainEvent)]
+    fields = fields or [f.name for f in dataclasses.fields(TrainEvent)]
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
