@@ -52,3 +52,24 @@ def test_errors_are_one_clear_line(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=120,
                             env={"CNNZOO_DATA_DIR": str(tmp_path / "nowhere"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2 and "digits" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_a_resumable_checkpoint(tmp_path):
+    """A real SIGINT mid-run: the loop finishes its step, saves, and the run can be resumed."""
+    import os
+    import signal
+    import threading
+
+    out = tmp_path / "run"
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        assert classifier.main([*TINY, "--epochs", "500", "--out", str(out)]) == 0
+    finally:
+        timer.cancel()
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert (rows[-1]["kind"], rows[-1]["reason"]) == ("end", "stopped")
+    stopped_at = int(rows[-1]["step"])
+    assert 0 < stopped_at < 500 * 4
+    assert (out / "last.state.pt").exists()
+    assert load_checkpoint(out / "last.safetensors")[1]["epoch"] < 500

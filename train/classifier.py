@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from train import ctrl_c_stops
 from cnnzoo.recipes import RECIPES
 from cnnzoo.train import (OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, probe_timeline, save_cam_timeline,
                           write_metrics_csv)
@@ -105,22 +106,16 @@ def main(argv=None) -> int:
         if args.cam_probe is not None:
             timeline = probe_timeline(trainer.config, args.cam_probe)
             events = timeline.record(events, trainer)
-        while True:
-            try:
-                event = next(events)
-            except StopIteration:
-                break
-            except KeyboardInterrupt:
-                stop.set()  # the loop saves a resumable checkpoint and ends with a "stopped" event
-                continue
-            last = event
-            if event.kind == "start":
-                print(event.message, flush=True)
-            elif event.kind == "step":
-                print("\r" + progress_line(event, trainer.config.epochs), end="", flush=True)
-            elif event.kind == "eval" and event.epoch == int(event.epoch):
-                val = f"  val acc {event.val_acc:.2%}" if event.val_acc is not None else ""
-                print(f"\nepoch {event.epoch:g}: test loss {event.test_loss:.4f} test acc {event.test_acc:.2%}{val}", flush=True)
+        with ctrl_c_stops(stop):
+            for event in events:
+                last = event
+                if event.kind == "start":
+                    print(event.message, flush=True)
+                elif event.kind == "step":
+                    print("\r" + progress_line(event, trainer.config.epochs), end="", flush=True)
+                elif event.kind == "eval" and event.epoch == int(event.epoch):
+                    val = f"  val acc {event.val_acc:.2%}" if event.val_acc is not None else ""
+                    print(f"\nepoch {event.epoch:g}: test loss {event.test_loss:.4f} test acc {event.test_acc:.2%}{val}", flush=True)
     except ValueError as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2

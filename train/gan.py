@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from train import ctrl_c_stops
 from cnnzoo.gan_train import GAN_DATASETS, GAN_MODELS, GANConfig, GANTrainer, write_metrics_csv
 
 
@@ -87,22 +88,16 @@ def main(argv=None) -> int:
     last = None
     try:
         events = trainer.run(stop)
-        while True:
-            try:
-                event = next(events)
-            except StopIteration:
-                break
-            except KeyboardInterrupt:
-                stop.set()  # the loop saves a resumable checkpoint and ends with a "stopped" event
-                continue
-            last = event
-            if event.kind == "start":
-                total_steps = trainer.num_steps
-                print(event.message, flush=True)
-            elif event.kind == "step":
-                print("\r" + progress_line(event, total_steps), end="", flush=True)
-            elif event.kind == "score":
-                print(f"\nstep {event.step}: {event.message}", flush=True)
+        with ctrl_c_stops(stop):
+            for event in events:
+                last = event
+                if event.kind == "start":
+                    total_steps = trainer.num_steps
+                    print(event.message, flush=True)
+                elif event.kind == "step":
+                    print("\r" + progress_line(event, total_steps), end="", flush=True)
+                elif event.kind == "score":
+                    print(f"\nstep {event.step}: {event.message}", flush=True)
     except ValueError as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2
