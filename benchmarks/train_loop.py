@@ -27,7 +27,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnzoo import create_model  # noqa: E402
 from cnnzoo.data import ImageDataset  # noqa: E402
-from cnnzoo.train import TrainConfig, Trainer, pick_device, preferred_memory_format  # noqa: E402
+from cnnzoo.compute import MEMORY_FORMAT, pick_device  # noqa: E402
+from cnnzoo.train import TrainConfig, Trainer  # noqa: E402
 
 BATCH, SIZE, MODEL = 128, 32, "resnet20"
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
@@ -43,7 +44,7 @@ def fake_cifar(n: int, seed: int = 0) -> ImageDataset:
 
 
 def bare(train: ImageDataset, steps: int, device) -> float:
-    fmt = preferred_memory_format(device)
+    fmt = MEMORY_FORMAT
     torch.manual_seed(0)
     model = create_model(MODEL).to(device, memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)

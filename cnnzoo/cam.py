@@ -47,6 +47,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnzoo.boxes import box_area, box_iou, mask_boxes
+from cnnzoo.compute import eval_mode
 from cnnzoo.models.common import Classifier, ClassifierHead
 
 PAPER_THRESHOLD = 0.2  # Zhou et al.: keep the region above 20% of the map's maximum
@@ -129,9 +131,7 @@ def compute_cam(model: nn.Module, x: torch.Tensor, class_idx=None, *, top_k: int
     method = natural if method == "auto" else method
     x = _as_batch(model, x)
 
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             features = model.forward_features(x)  # (N, C, h, w)
         if method == "CAM":
@@ -142,8 +142,6 @@ def compute_cam(model: nn.Module, x: torch.Tensor, class_idx=None, *, top_k: int
                 maps = torch.einsum("nkc,nchw->nkhw", weights, features)  # M_c(x, y)
         else:
             maps, logits, classes = _grad_cam(model, features, class_idx, top_k)
-    finally:
-        model.train(was_training)
 
     logits = logits.float()
     probs = logits.softmax(1).gather(1, classes)
@@ -359,25 +357,6 @@ def largest_region(masks: torch.Tensor, connectivity: int = 8) -> torch.Tensor:
     return keep.view(n, h + 2, row)[:, 1:-1, 1:-1].reshape(*lead, h, w)
 
 
-def mask_boxes(masks: torch.Tensor) -> torch.Tensor:
-    """(..., 4) float boxes x0, y0, x1, y1 around the True pixels of (..., H, W) masks.
-
-    Pixel-edge coordinates, as the shapes dataset's boxes: the box covers the pixels
-    x0 <= column < x1 and y0 <= row < y1, so x1 − x0 is its width in pixels and one pixel
-    at (column 3, row 5) is (3, 5, 4, 6). An empty mask gives (0, 0, 0, 0).
-    """
-    h, w = masks.shape[-2:]
-    rows, cols = masks.any(-1), masks.any(-2)  # (..., H), (..., W)
-    ys = torch.arange(h, device=masks.device)
-    xs = torch.arange(w, device=masks.device)
-    y0 = torch.where(rows, ys, h).amin(-1)
-    y1 = torch.where(rows, ys, -1).amax(-1) + 1
-    x0 = torch.where(cols, xs, w).amin(-1)
-    x1 = torch.where(cols, xs, -1).amax(-1) + 1
-    boxes = torch.stack([x0, y0, x1, y1], -1).float()
-    return torch.where(rows.any(-1, keepdim=True), boxes, torch.zeros_like(boxes))
-
-
 def cam_boxes(maps: torch.Tensor, threshold: float = PAPER_THRESHOLD, *, mode: str = "largest",
               connectivity: int = 8, size=None) -> torch.Tensor:
     """Boxes (..., 4) from maps (..., h, w): threshold, then a region, then its bounding box.
@@ -396,27 +375,6 @@ def cam_boxes(maps: torch.Tensor, threshold: float = PAPER_THRESHOLD, *, mode: s
     if mode == "largest":
         masks = largest_region(masks, connectivity)
     return mask_boxes(masks)
-
-
-def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    """Areas of (..., 4) boxes x0, y0, x1, y1 in pixel-edge coordinates (0 when inverted)."""
-    boxes = torch.as_tensor(boxes, dtype=torch.float32)
-    return (boxes[..., 2] - boxes[..., 0]).clamp_min(0) * (boxes[..., 3] - boxes[..., 1]).clamp_min(0)
-
-
-def box_iou(a, b) -> torch.Tensor:
-    """Intersection over union of boxes (..., 4), broadcast elementwise; pixel-edge coordinates.
-
-    IoU = |A ∩ B| / |A ∪ B|, with areas (x1 − x0)(y1 − y0): boxes that only touch along an
-    edge share no pixel and have IoU 0, and so do two empty boxes.
-    """
-    a = torch.as_tensor(a, dtype=torch.float32)
-    b = torch.as_tensor(b, dtype=torch.float32)
-    top_left = torch.maximum(a[..., :2], b[..., :2])
-    bottom_right = torch.minimum(a[..., 2:], b[..., 2:])
-    inter = (bottom_right - top_left).clamp_min(0).prod(-1)
-    union = box_area(a) + box_area(b) - inter
-    return torch.where(union > 0, inter / union.clamp_min(1e-12), torch.zeros_like(union))
 
 
 # ----------------------------------------------------------------------------------------

@@ -15,9 +15,8 @@ Loading never unpickles anything: safetensors holds raw tensor bytes and JSON. T
 state for resuming (optimizer, scheduler, RNG, curves) is a torch.save of plain tensors and
 primitives, loaded with weights_only=True, which refuses everything else.
 
-Every write is atomic: it goes to a temporary file in the same directory, is flushed to disk
-(fsync), and only then renamed over the target (os.replace, atomic on POSIX and Windows). A
-crash mid-save leaves the previous file as it was.
+Every write is atomic and durable (cnnzoo.files.atomic_write): a crash mid-save leaves the
+previous file as it was.
 """
 from __future__ import annotations
 
@@ -28,69 +27,17 @@ import json
 import math
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from cnnzoo.files import atomic_write
+
 FORMAT = "cnnzoo-checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "cnnzoo"
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
-
-
-# ----------------------------------------------------------------------------------------
-# Atomic writes
-# ----------------------------------------------------------------------------------------
-
-
-def _write_all(file, data) -> None:
-    """Write `data` in 16 MB pieces (one place that tests can make fail half-way)."""
-    view = memoryview(data)
-    for start in range(0, len(view), 1 << 24):
-        file.write(view[start:start + (1 << 24)])
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_all(file, data)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file reads like any other
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(path.parent)  # make the rename itself survive a power cut
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open directories; its rename is already durable enough
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------------------
@@ -205,7 +152,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
         tied=tied,
     )
     data = save(tensors, metadata={"format": FORMAT, META_KEY: json.dumps(meta)})
-    return atomic_write_bytes(path, data)
+    return atomic_write(path, data)
 
 
 def _expected_shapes(meta: dict) -> dict[str, tuple[int, ...]] | None:
@@ -357,7 +304,7 @@ def save_training_state(path: str | os.PathLike, state: dict) -> Path:
     _check_plain(state)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return atomic_write_bytes(path, buffer.getbuffer())
+    return atomic_write(path, buffer.getbuffer())
 
 
 def load_training_state(path: str | os.PathLike) -> dict:

@@ -40,6 +40,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnnzoo.boxes import mask_boxes
+from cnnzoo.compute import normalize, resize_uint8  # noqa: F401  (part of this module's interface)
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 SPLITS = ("train", "test")
 OFFLINE_ALTERNATIVES = "digits (handwritten 8×8 digits) and shapes (coloured shapes with boxes)"
@@ -363,17 +366,6 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
-def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize uint8 (N, C, H, W) to (N, C, size, size): bilinear, antialiased when shrinking."""
-    if tuple(images.shape[2:]) == (size, size):
-        return images
-    out = []
-    for chunk in images.split(2048):  # bounds the float copy for 60,000-image datasets
-        x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
-    return torch.cat(out)
-
-
 # ----------------------------------------------------------------------------------------
 # digits: the UCI 8×8 handwritten digits, shipped
 # ----------------------------------------------------------------------------------------
@@ -549,15 +541,7 @@ def _draw_shapes(n: int, side: int, seed: int, split: str, supersample: int):
         picture = background * (1 - coverage) + colour.clamp(0, 1) * coverage
         images[sl] = (picture * 255).round_().clamp_(0, 255).to(torch.uint8)
 
-        # tight box from the pixels at least half covered: [first, last + 1) per axis
-        solid = coverage[:, 0] >= 0.5
-        rows, cols = solid.any(2), solid.any(1)  # (m, side)
-        ar = torch.arange(side)
-        y0 = torch.where(rows, ar, side).amin(1)
-        y1 = torch.where(rows, ar, -1).amax(1) + 1
-        x0 = torch.where(cols, ar, side).amin(1)
-        x1 = torch.where(cols, ar, -1).amax(1) + 1
-        boxes[sl] = torch.stack([x0, y0, x1, y1], 1).float()
+        boxes[sl] = mask_boxes(coverage[:, 0] >= 0.5)  # tight box around the pixels at least half covered
     return images, labels, boxes
 
 
@@ -927,14 +911,6 @@ def _decode_folder(source: _FolderSource, image_size: int, channels: int):
 # ----------------------------------------------------------------------------------------
 # Batches: normalisation and augmentation on the training device
 # ----------------------------------------------------------------------------------------
-
-
-def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float32 (x/255 − mean) / std per channel, on the images' device."""
-    c = images.shape[1]
-    mean = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(1, c, 1, 1)
-    std = torch.as_tensor(std, dtype=torch.float32, device=images.device).view(1, c, 1, 1)
-    return images.float().div_(255).sub_(mean).div_(std)  # in place on the new float copy
 
 
 def augment_batch(x: torch.Tensor, *, pad: int = 4, flip: bool = True, generator: torch.Generator | None = None,

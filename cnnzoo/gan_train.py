@@ -44,9 +44,11 @@ import torch.nn as nn
 from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from cnnzoo.latent import generate, latent_noise
-from cnnzoo.train import pick_device, preferred_memory_format, seeded_generator, state_path_for
+from cnnzoo.compute import MEMORY_FORMAT, pick_device, seeded_generator
+from cnnzoo.train import state_path_for
 from cnnzoo.train import write_metrics_csv as write_event_csv
-from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, save_gif, save_png, temp_path
+from cnnzoo.files import temp_path
+from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, save_gif, save_png
 
 GAN_MODELS = ("dcgan", "wgan")
 GAN_DATASETS = ("digits", "shapes", "mnist", "fashion-mnist")
@@ -292,7 +294,7 @@ class GANTrainer:
             self.discriminator = create_model(d_name, **self.discriminator_knobs(channels))
             self.fixed_noise = latent_noise(c.seed, c.num_samples, c.latent_dim)
         # channels_last: measured ~20% faster for these nets on CPU (and cuDNN prefers it)
-        fmt = preferred_memory_format(self.device)
+        fmt = MEMORY_FORMAT
         self.generator.to(self.device, memory_format=fmt).train()
         self.discriminator.to(self.device, memory_format=fmt).train()
         if c.model == "dcgan":
@@ -430,7 +432,7 @@ class GANTrainer:
         stop = stop or threading.Event()
         self._build()
         device, cpu = self.device, torch.device("cpu")
-        fmt = preferred_memory_format(device)
+        fmt = MEMORY_FORMAT
         train = self.train_set
         images = train.images.to(device)  # uint8 (N, C, S, S), moved once
         n, batch_size = len(train), c.batch_size

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from cnnzoo.checkpoints import load_checkpoint
+from cnnzoo.compute import eval_mode
 from cnnzoo.registry import get_entry
 from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, to_uint8
 
@@ -98,12 +99,8 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 512) -> to
     depends only on its own z, not on the other points in the batch; its mode is restored.
     """
     device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         chunks = [to_uint8(generator(part.to(device))) for part in z.split(batch_size)]
-    finally:
-        generator.train(was_training)
     return torch.cat(chunks)
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint, read_checkpoint_meta
+from cnnzoo.compute import predict_logits
 from cnnzoo.latent import generate, latent_noise
 from cnnzoo.registry import get_entry
 from cnnzoo.viz import to_uint8
@@ -112,20 +112,8 @@ def classify(classifier: nn.Module, meta: dict, images: torch.Tensor, batch_size
     if images.shape[1] != channels:
         raise ValueError(f"the classifier takes {channels}-channel images, these have {images.shape[1]}; "
                          f"score with a classifier of the generator's dataset")
-    device = next(classifier.parameters()).device
-    was_training = classifier.training
-    classifier.eval()
-    out = []
-    try:
-        for part in images.split(batch_size):
-            x = to_uint8(part).to(device)
-            if tuple(x.shape[2:]) != (height, width):
-                x = F.interpolate(x.float(), size=(height, width), mode="bilinear", align_corners=False,
-                                  antialias=True).round_().clamp_(0, 255).to(torch.uint8)
-            out.append(classifier(datasets.normalize(x, meta["mean"], meta["std"])).float().cpu())
-    finally:
-        classifier.train(was_training)
-    return torch.cat(out)
+    return predict_logits(classifier, to_uint8(images), meta["mean"], meta["std"], batch_size=batch_size,
+                          size=(height, width))
 
 
 def score_images(classifier: nn.Module, meta: dict, images: torch.Tensor) -> SampleScore:

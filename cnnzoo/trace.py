@@ -37,15 +37,16 @@ as numbers: a k×k convolution applied to few channels is cheap, so squeeze the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import threading
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
+
+from cnnzoo.compute import eval_mode
 
 __all__ = ["TraceRow", "TraceResult", "trace", "ReductionArithmetic", "reduction_arithmetic"]
 
@@ -186,14 +187,12 @@ def trace(model: nn.Module, input_size, device="cpu") -> TraceResult:
     x = _make_input(model, input_size, device)
     flop_counter = FlopCounterMode(display=False)
     recorder = _Recorder(model, flop_counter)
-    was_training = {module: module.training for module in model.modules()}
     handles = []
     try:
         for module in model.modules():
             handles.append(module.register_forward_pre_hook(recorder.before_forward))
             handles.append(module.register_forward_hook(recorder.after_forward))
-        model.eval()
-        with torch.no_grad(), flop_counter, recorder:
+        with eval_mode(model), torch.no_grad(), flop_counter, recorder:
             model(x)
     except (RuntimeError, ValueError) as err:
         if not recorder.running:
@@ -202,8 +201,6 @@ def trace(model: nn.Module, input_size, device="cpu") -> TraceResult:
     finally:
         for handle in handles:
             handle.remove()
-        for module, training in was_training.items():
-            module.training = training  # each its own flag (train() would recurse into children)
     return TraceResult(
         rows=recorder.rows,
         input_size=input_size,

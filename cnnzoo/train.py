@@ -40,6 +40,7 @@ from cnnzoo.checkpoints import (
     save_checkpoint,
     save_training_state,
 )
+from cnnzoo.compute import MEMORY_FORMAT, autocast_for, pick_device, predict_logits, seeded_generator
 from cnnzoo.registry import create_model, get_entry, model_knobs
 from cnnzoo.viz import save_png
 
@@ -177,14 +178,6 @@ def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int = 0,
     raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but no GPU is available; use device 'cpu' or 'auto'.")
-    return torch.device(name)
-
-
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     # Weight decay as in the papers: L2 added to the gradient (coupled), for every optimizer.
     if config.optimizer == "sgd":
@@ -196,46 +189,11 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
                                weight_decay=config.weight_decay)
 
 
-def seeded_generator(device: torch.device, *numbers: int) -> torch.Generator:
-    """A generator whose stream depends only on the given numbers (seed, epoch, step...)."""
-    seed = 0
-    for n in numbers:
-        seed = (seed * 1_000_003 + int(n)) % (2**63 - 1)
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-
-def preferred_memory_format(device: torch.device) -> torch.memory_format:
-    # channels_last measured +10-20% for ResNets on these CPUs (NOTES); cuDNN also prefers it
-    # under autocast. Applied to the model and every batch.
-    return torch.channels_last
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, ds: "datasets.ImageDataset", device: torch.device,
-                   batch_size: int = 512, limit: int | None = None) -> torch.Tensor:
-    """Logits (N, num_classes) on the CPU for the first `limit` images of ds, in eval mode."""
-    was_training = model.training
-    model.eval()
-    fmt = preferred_memory_format(device)
-    chunks = []
-    n = len(ds) if limit is None else min(limit, len(ds))
-    mean, std = ds.mean, ds.std
-    try:
-        for start in range(0, n, batch_size):
-            x = ds.images[start:min(n, start + batch_size)].to(device, non_blocking=True)
-            x = datasets.normalize(x, mean, std).contiguous(memory_format=fmt)
-            with autocast_for(device):
-                chunks.append(model(x).float().cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(chunks) if chunks else torch.empty(0, 0)
-
-
 def evaluate(model, ds, device, batch_size: int = 512, limit: int | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in [0, 1]) on the first `limit` images of ds."""
-    logits = predict_logits(model, ds, device, batch_size, limit)
-    labels = ds.labels[: len(logits)]
+    n = len(ds) if limit is None else min(limit, len(ds))
+    logits = predict_logits(model, ds.images[:n], ds.mean, ds.std, batch_size=batch_size)
+    labels = ds.labels[:n]
     loss = F.cross_entropy(logits, labels).item()
     acc = (logits.argmax(1) == labels).float().mean().item()
     return loss, acc
@@ -245,14 +203,6 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classe
     """(num_classes, num_classes) counts; row = true class, column = predicted class."""
     flat = labels.long() * num_classes + predictions.long()
     return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def autocast_for(device: torch.device):
-    """Mixed precision on CUDA (bf16 where supported); plain fp32 on CPU (bf16 was 17x slower)."""
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast("cpu", enabled=False)
 
 
 def state_path_for(checkpoint_path: str | Path) -> Path:
@@ -327,7 +277,7 @@ class Trainer:
         else:
             torch.manual_seed(c.seed)
             model = create_model(c.model, **knobs)
-        return model.to(self.device, memory_format=preferred_memory_format(self.device))
+        return model.to(self.device, memory_format=MEMORY_FORMAT)
 
     def checkpoint_meta(self, metrics: dict, epoch: float) -> dict:
         ds = self.train_set
@@ -368,7 +318,7 @@ class Trainer:
         stop = stop or threading.Event()
         self._load_data()
         self.model = model = self._build_model()
-        device, fmt = self.device, preferred_memory_format(self.device)
+        device, fmt = self.device, MEMORY_FORMAT
         optimizer = make_optimizer(c, model.parameters())
         step = 0
         if self.resume_state is not None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from cnnzoo.files import temp_path
 
 
 def to_uint8(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
@@ -97,15 +98,6 @@ def save_png(picture, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     to_pil(picture).save(path, format="PNG")
     return path
-
-
-def temp_path(prefix: str, suffix: str) -> Path:
-    """A fresh file name under the system temp dir (where Gradio may serve files from)."""
-    folder = Path(tempfile.gettempdir()) / "cnnzoo"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-    os.close(fd)
-    return Path(name)
 
 
 def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, grey_levels: int = 16,

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 import cnnzoo
-import cnnzoo.checkpoints as ckpt
+import cnnzoo.files as files
 from cnnzoo import create_model
 from cnnzoo.checkpoints import (
     load_checkpoint,
@@ -111,7 +111,7 @@ def test_a_crash_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkey
         file.write(bytes(data)[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt, "_write_all", half_then_crash)
+    monkeypatch.setattr(files, "_write_all", half_then_crash)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, tiny_model(seed=1), {**META, "epoch": 2})
     assert path.read_bytes() == good

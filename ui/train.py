@@ -272,7 +272,7 @@ def test_report(run: Run, max_images: int = 24):
     model, meta = load_checkpoint(run.checkpoint)
     config = TrainConfig.from_dict(run.config)
     test = datasets.load_dataset(config.dataset, "test", image_size=config.image_size, path=config.dataset_path)
-    logits = predict_logits(model, test, torch.device("cpu"))
+    logits = predict_logits(model, test.images, test.mean, test.std)
     probs = logits.softmax(1)
     preds = probs.argmax(1)
     names = meta["class_names"]

@@ -1,0 +1,104 @@
+"""Where and how a model computes: the device, mixed precision, memory layout, seeded random
+numbers, eval mode, and running a model over many images in batches.
+
+    device = pick_device("auto")                  # cuda when there is a GPU, else cpu
+    with eval_mode(model):                        # BatchNorm on running statistics, dropout off
+        logits = predict_logits(model, images, mean, std)   # uint8 (N, C, H, W) -> (N, K)
+
+The trainers, CAM, the GAN tools and the quality score all run models through these few
+functions, so a choice made here (channels_last, autocast) holds everywhere.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# channels_last measured +10-20% for ResNets and ~20% for the DCGAN nets on these CPUs, and
+# cuDNN prefers it under autocast. Applied to models and to every batch they see.
+MEMORY_FORMAT = torch.channels_last
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto": the GPU when there is one, else the CPU; "cpu" and "cuda[:i]" as asked."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but no GPU is available; use device 'cpu' or 'auto'.")
+    return torch.device(name)
+
+
+def autocast_for(device: torch.device):
+    """Mixed precision on CUDA (bf16 where supported, else fp16); plain fp32 on the CPU
+    (bf16 autocast measured 17× slower on a CPU without native bf16)."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", enabled=False)
+
+
+def seeded_generator(device: torch.device, *numbers: int) -> torch.Generator:
+    """A random generator whose stream depends only on the given numbers (seed, epoch, step…):
+    what makes every batch a pure function of its position, so a resumed run continues exactly."""
+    seed = 0
+    for n in numbers:
+        seed = (seed * 1_000_003 + int(n)) % (2**63 - 1)
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Inside the block the model is in eval mode; afterwards every module has its own
+    train/eval flag back (model.train(flag) would set one flag on all of them), also after
+    an error. The habit of torch-cam's `_eval_mode`."""
+    flags = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in flags.items():
+            module.training = training
+
+
+def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Resize uint8 (N, C, H, W) to (N, C, h, w): bilinear, antialiased when shrinking.
+    A size of (h, w) or one side for a square; images already that size pass as they are."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(images.shape[2:]) == size:
+        return images
+    out = []
+    for chunk in images.split(2048):  # bounds the float copy for 60,000-image datasets
+        x = F.interpolate(chunk.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 (x/255 − mean) / std per channel, on the images' device."""
+    c = images.shape[1]
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(1, c, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32, device=images.device).view(1, c, 1, 1)
+    return images.float().div_(255).sub_(mean).div_(std)  # in place on the new float copy
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, mean, std, *, batch_size: int = 512,
+                   size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Logits (N, K) on the CPU for uint8 images (N, C, H, W), in eval mode, in batches.
+
+    The images go through the model's own input pipeline: resized to `size` when given (so
+    32×32 GAN samples can be scored by an 8×8 digits net), then normalised with its mean/std.
+    """
+    param = next(model.parameters())
+    chunks = []
+    with eval_mode(model):
+        for part in images.split(batch_size):
+            x = part.to(param.device, non_blocking=True)
+            if size is not None:
+                x = resize_uint8(x, size)
+            x = normalize(x, mean, std).contiguous(memory_format=MEMORY_FORMAT)
+            with autocast_for(param.device):
+                chunks.append(model(x).float().cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0, 0)
