@@ -1,10 +1,11 @@
-"""Augmentation throughput: batched on resident tensors vs the seeds' per-sample PIL pipeline.
+"""Augmentation throughput: batched on resident tensors vs the tutorials' per-sample PIL pipeline.
 
 Both produce the same thing — random 4-pixel pad-and-crop, random horizontal flip, float
 tensors normalised per channel, in shuffled batches of 128 — from the same 32×32 RGB images
 (the shapes training set), in the same run:
 
-  resident    cnnzoo.data.batches(augment=True): index the uint8 tensor, augment_batch, normalize
+  resident    what the trainers do: index the uint8 tensor (moved to the device once),
+              cnnzoo.data.augment_batch with a seeded generator, cnnzoo.data.normalize
   per-sample  a torchvision VisionDataset returning PIL images through RandomCrop(32, padding=4)
               + RandomHorizontalFlip + ToTensor + Normalize, batched by a DataLoader
 
@@ -15,6 +16,7 @@ The last line is the ratio resident / per-sample images per second.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,8 @@ from torchvision import transforms
 from torchvision.datasets import VisionDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cnnzoo.data import batches, load_dataset  # noqa: E402
+from cnnzoo.compute import seeded_generator  # noqa: E402
+from cnnzoo.data import augment_batch, load_dataset, normalize  # noqa: E402
 
 BATCH = 128
 
@@ -73,10 +76,16 @@ def main():
     print(f"{len(ds)} images {tuple(ds.images.shape[1:])}, batch {BATCH}, device {device}, "
           f"torch threads {torch.get_num_threads()}, DataLoader workers {args.workers}")
 
-    generator = torch.Generator().manual_seed(0)
+    images, labels = ds.images.to(device), ds.labels.to(device)  # uint8 (N, 3, 32, 32), moved once
+    epochs = itertools.count()  # a new shuffle and new crops every epoch, as in training
 
     def resident_epoch():
-        return batches(ds, BATCH, shuffle=True, device=device, augment=True, pad=4, generator=generator)
+        epoch = next(epochs)
+        order = torch.randperm(len(ds), generator=seeded_generator(torch.device("cpu"), 0, epoch)).to(device)
+        for step, start in enumerate(range(0, len(ds), BATCH)):
+            idx = order[start:start + BATCH]
+            x = augment_batch(images[idx], pad=4, flip=True, generator=seeded_generator(device, 0, epoch, step))
+            yield normalize(x, ds.mean, ds.std), labels[idx]
 
     per_sample = InMemoryImages(
         ds.images.permute(0, 2, 3, 1).contiguous().numpy(), ds.labels.numpy(),

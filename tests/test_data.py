@@ -14,9 +14,7 @@ from PIL import Image
 import cnnzoo.data as data
 from cnnzoo.data import (
     DatasetUnavailable,
-    ImageDataset,
     augment_batch,
-    batches,
     dataset_info,
     dataset_names,
     load_dataset,
@@ -25,9 +23,18 @@ from cnnzoo.data import (
     normalize,
     split_validation,
 )
+from cnnzoo.data import images as data_images
+from cnnzoo.data import mnist_cifar
 
 
 # ---------------------------------------------------------------------------- catalogue
+
+
+def test_the_package_exports_what_callers_import():
+    assert all(hasattr(data, name) for name in data.__all__)
+    used_elsewhere = {"ImageDataset", "load_dataset", "dataset_info", "dataset_names", "load_image", "normalize",
+                      "augment_batch", "split_validation", "stratified_order", "SHAPE_NAMES", "DatasetUnavailable"}
+    assert used_elsewhere <= set(data.__all__)
 
 
 def test_names_and_info_are_cheap_and_complete():
@@ -86,6 +93,9 @@ def test_num_images_is_a_stratified_deterministic_subset():
     assert torch.equal(sub.images, again.images)
     other = load_dataset("digits", "train", num_images=100, seed=4)
     assert not torch.equal(sub.images, other.images)
+    full = load_dataset("digits", "train")
+    assert data.stratified_subset(full, None) is full and data.stratified_subset(full, 5000) is full
+    assert torch.equal(data.stratified_subset(full, 100, seed=3).images, sub.images)
 
 
 def test_split_validation_is_stratified_disjoint_and_deterministic():
@@ -157,7 +167,7 @@ def test_shapes_through_load_dataset_default_sizes():
     assert len(circles) == 10 and (circles.labels == 0).all() and len(test.subset([])) == 0
 
 
-# ---------------------------------------------------------------------------- batches
+# ---------------------------------------------------------------------------- augmentation
 
 
 def test_normalize_is_x_over_255_minus_mean_over_std():
@@ -205,34 +215,6 @@ def test_augment_batch_edge_cases():
         augment_batch(x, pad=6, padding_mode="reflect")
     with pytest.raises(ValueError, match="padding_mode"):
         augment_batch(x, padding_mode="wrap")
-
-
-def test_batches_cover_the_dataset_once_in_order_or_shuffled():
-    ds = load_dataset("digits", "test")
-    xs, ys = zip(*batches(ds, 100, shuffle=False, device="cpu"))
-    assert [len(y) for y in ys] == [100, 100, 100, 60]
-    assert torch.equal(torch.cat(ys), ds.labels)
-    assert torch.allclose(torch.cat(xs), normalize(ds.images, ds.mean, ds.std))
-    assert xs[0].dtype == torch.float32 and xs[0].shape == (100, 1, 8, 8)
-
-    g = torch.Generator().manual_seed(0)
-    shuffled = list(batches(ds, 64, shuffle=True, device="cpu", generator=g, drop_last=True))
-    assert len(shuffled) == 5 and all(len(y) == 64 for _, y in shuffled)
-    labels = torch.cat([y for _, y in batches(ds, 64, shuffle=True, device="cpu")])
-    assert sorted(labels.tolist()) == sorted(ds.labels.tolist()) and not torch.equal(labels, ds.labels)
-    # same generator seed, same batches (augmentation included)
-    one = [x for x, _ in batches(ds, 50, shuffle=True, augment=True, generator=torch.Generator().manual_seed(1))]
-    two = [x for x, _ in batches(ds, 50, shuffle=True, augment=True, generator=torch.Generator().manual_seed(1))]
-    assert all(torch.equal(a, b) for a, b in zip(one, two))
-    gan = next(batches(ds, 8, shuffle=False, mean=(0.5,), std=(0.5,)))[0]
-    assert gan.min() >= -1 and gan.max() <= 1 and gan.max() == 1
-
-
-def test_augmented_digits_are_never_flipped():
-    ds = ImageDataset("t", torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4).repeat(32, 1, 1, 1),
-                      torch.zeros(32, dtype=torch.long), ["a"], (0.0,), (1 / 255,), flip=False)
-    x, _ = next(batches(ds, 32, shuffle=False, augment=True, pad=0, generator=torch.Generator().manual_seed(0)))
-    assert torch.allclose(x, ds.images.float())
 
 
 # ---------------------------------------------------------------------------- torchvision formats
@@ -330,7 +312,7 @@ def test_missing_dataset_names_directory_files_and_offline_alternatives(tmp_path
 
 
 def test_offline_machine_with_download_allowed_is_unavailable_not_stuck(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_online", lambda url, timeout=3.0: False)  # no test touches the network
+    monkeypatch.setattr(mnist_cifar, "_online", lambda url, timeout=3.0: False)  # no test touches the network
     with pytest.raises(DatasetUnavailable, match="cannot be reached"):
         load_dataset("cifar10", root=tmp_path, download=True)
 
@@ -381,6 +363,12 @@ def test_load_image_crop_and_squash():
     picture.paste((255, 255, 255), (20, 0, 40, 20))  # white middle third
     assert load_image(picture, 1, 10).float().mean() > 250  # crop keeps the centre square
     assert abs(load_image(picture, 1, 9, fit="squash").float().mean() - 85) < 10
+    # the crop is the exact centre: a mirror-symmetric picture stays symmetric at any size
+    half = np.random.default_rng(0).integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    mirrored = np.concatenate([half, half[:, ::-1]], 1)  # (37, 90, 3)
+    for size in (8, 13, 32):
+        crop = load_image(mirrored, 3, size)
+        assert torch.equal(crop, crop.flip(-1))
 
 
 def test_load_image_refuses_garbage_truncated_and_huge(monkeypatch):
@@ -389,7 +377,7 @@ def test_load_image_refuses_garbage_truncated_and_huge(monkeypatch):
     jpeg = png_bytes(Image.effect_noise((64, 64), 50).convert("RGB"), "JPEG")
     with pytest.raises(ValueError, match="could not read the image"):
         load_image(jpeg[: len(jpeg) // 2])
-    monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(data_images, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ValueError, match="40×40 pixels; the limit"):
         load_image(Image.new("RGB", (40, 40)))
     with pytest.raises(ValueError, match="channels"):
@@ -453,7 +441,7 @@ def test_folder_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="only the class 'only'.*at least two"):
         load_dataset("folder", path=tmp_path / "one")
     make_folder(tmp_path / "many", per_class=4)
-    monkeypatch.setattr(data, "MAX_FOLDER_IMAGES", 5)
+    monkeypatch.setattr(data_images, "MAX_FOLDER_IMAGES", 5)
     with pytest.raises(ValueError, match="holds 8 files; the limit is 5"):
         load_dataset("folder", path=tmp_path / "many")
     with pytest.raises(ValueError, match="needs path="):
@@ -478,24 +466,6 @@ def test_folder_cache_sees_new_files_and_oversized_files_are_skipped(tmp_path, m
     Image.new("RGB", (12, 10), "red").save(root / "cat" / "new.png")  # the root folder's mtime does not change
     assert len(load_dataset("folder", "train", path=root)) + len(load_dataset("folder", "test", path=root)) == 11
     Image.effect_noise((128, 128), 80).save(root / "dog" / "big.png")  # ~16 kB; the others are < 1 kB
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 5000)
+    monkeypatch.setattr(data_images, "MAX_FILE_BYTES", 5000)
     ds = load_dataset("folder", "train", path=root, image_size=8)
     assert len(ds.skipped) == 1 and "dog/big.png" in ds.skipped[0] and "over the limit" in ds.skipped[0]
-
-
-def test_batches_on_another_device_copy_the_dataset_there_once():
-    # The "meta" device stands in for a GPU: same code path, no accelerator needed.
-    ds = load_dataset("digits", "test", num_images=40)
-    first = data.on_device(ds.images, "meta")
-    assert first.device.type == "meta" and data.on_device(ds.images, "meta") is first
-    assert data.on_device(ds.images, "cpu") is ds.images
-    g = torch.Generator().manual_seed(0)
-    x, y = next(batches(ds, 16, shuffle=True, device="meta", augment=True, generator=g))
-    assert x.device.type == "meta" and x.shape == (16, 1, 8, 8) and x.dtype == torch.float32
-    assert y.device.type == "meta"
-    fresh = torch.zeros(5)
-    data.on_device(fresh, "meta")
-    key = id(fresh)
-    assert key in data._device_copies
-    del fresh
-    assert key not in data._device_copies  # the copy goes with its original
