@@ -2,7 +2,7 @@
 
     >>> result = trace(create_model("simple_cnn"), (3, 32, 32))
     >>> result.rows[0]
-    TraceRow(name='features.0.0', layer_type='Conv2d', output_shape=(1, 32, 32, 32), params=864, macs=884736)
+    TraceRow(name='stage1.conv1', layer_type='Conv2d', output_shape=(1, 32, 32, 32), params=864, macs=884736)
     >>> result.total_params, result.total_macs
     (288746, 38634752)
     >>> result.to_dataframe()           # pandas: name, type, output_shape, params, macs

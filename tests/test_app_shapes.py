@@ -78,7 +78,7 @@ def test_bad_knob_shows_the_rule_and_the_server_keeps_serving(client):
         call_trace(client, "wide_resnet", depth=30)
     assert "6n + 4" in str(info.value) and "got 30" in str(info.value)
 
-    with pytest.raises(AppError, match=r"features\.5 \(MaxPool2d\).*too small"):
+    with pytest.raises(AppError, match=r"stage3\.pool \(MaxPool2d\).*too small"):
         call_trace(client, "simple_cnn", input_height=2, input_width=2)
 
     table, totals, _ = call_trace(client, "resnet20")

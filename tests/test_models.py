@@ -1,9 +1,10 @@
 """The model zoo: every registered model is built and run here, so a new model is tested for free.
 
-Registry-wide (timm style): forward + backward, output shape, the features/head seam, no NaN,
-gradients reaching the first conv, the global-max-pool head. Then the numbers the papers and
-torchvision publish (parameter counts, identical outputs with torchvision weights), the
-errors a user can cause, and the GAN shapes.
+Registry-wide (timm style): forward + backward at each model's registered input size, output
+shape, the features/head seam and num_features, no NaN, a gradient for every parameter, the
+global-max-pool head, the registry's metadata. Then the numbers the papers and torchvision
+publish (parameter counts, identical outputs with torchvision weights), the layer names the
+Shapes tab shows, the errors a user can cause, and the GAN shapes.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnzoo.registry import create_model, get_entry, list_models, model_knobs
+from cnnzoo.registry import NORMALISATIONS, create_model, get_entry, list_models, model_info, model_knobs
 
 CLASSIFIERS = list_models(kind="classifier")
 
@@ -40,12 +41,15 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def input_for(name: str, batch: int, size: int = 32) -> torch.Tensor:
-    """A random batch the model accepts: 1×28×28 for the MNIST net, else 3×size×size."""
+def input_for(name: str, batch: int, max_side: int = 32) -> torch.Tensor:
+    """A random batch of the model's registered input size, its sides capped at max_side.
+
+    The cap keeps the 224×224 ImageNet nets fast (their GAP head takes any size, as timm's
+    tests do); the nets with a fixed-size head are designed for less than 32×32 anyway.
+    """
     torch.manual_seed(0)
-    if name == "inception_mnist":
-        return torch.randn(batch, 1, 28, 28)
-    return torch.randn(batch, 3, size, size)
+    channels, height, width = model_info(name)["input_size"]
+    return torch.randn(batch, channels, min(height, max_side), min(width, max_side))
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
@@ -67,18 +71,21 @@ def test_classifier_forward_backward(name):
     logits.logsumexp(dim=1).mean().backward()
     grad = first_conv(model).weight.grad
     assert grad is not None and grad.abs().sum() > 0, "no gradient reached the first conv"
+    for parameter_name, parameter in model.named_parameters():  # a dead branch has none
+        assert parameter.grad is not None, f"no gradient for {parameter_name}"
 
     model.eval()
     with torch.no_grad():
         features = model.forward_features(x)
         assert features.dim() == 4, "forward_features must return (N, C, h, w)"
+        assert features.shape[1] == model.num_features, "num_features must be the channels of forward_features"
         torch.testing.assert_close(model.forward_head(features), model(x))
 
 
 @pytest.mark.parametrize("name", [n for n in CLASSIFIERS if "pool" in model_knobs(n)])
 def test_global_max_pool_head(name):
     model = create_model(name, num_classes=5, pool="max").eval()
-    x = input_for(name, 2, size=16)  # small: this is about the head
+    x = input_for(name, 2, max_side=16)  # small: this is about the head
     with torch.no_grad():
         features = model.forward_features(x)
         logits = model(x)
@@ -92,10 +99,56 @@ def test_every_classifier_has_the_common_knobs():
     for name in CLASSIFIERS:
         knobs = model_knobs(name)
         assert knobs["num_classes"] == 10, name
-        if name == "inception_mnist":  # an MNIST net (1 channel) with the seed's flatten + fc head
+        if name == "inception_mnist":  # an MNIST net (1 channel) with the tutorial's flatten + fc head
             assert knobs["in_channels"] == 1 and "pool" not in knobs
         else:
             assert knobs["in_channels"] == 3 and knobs["pool"] == "avg", name
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_registry_metadata_agrees_with_the_builder(name):
+    info = model_info(name)
+    assert set(info) == {"name", "family", "kind", "description", "paper", "input_size", "normalisation", "knobs"}
+    assert info["paper"] and "seed" not in info["paper"].lower(), name
+    assert info["normalisation"] in NORMALISATIONS
+    channels, height, width = info["input_size"]
+    knobs = info["knobs"]
+    # The channels (and a GAN's image_size) the default knobs build are the registered ones.
+    assert channels == knobs.get("in_channels", knobs.get("out_channels")), name
+    if "image_size" in knobs:
+        assert height == width == knobs["image_size"], name
+    imagenet = name.endswith("_imagenet")
+    assert (info["normalisation"] == "imagenet") == imagenet, name
+    assert (height, width) == ((224, 224) if imagenet else (28, 28) if name == "inception_mnist"
+                               else (64, 64) if info["family"] == "gan" else (32, 32)), name
+
+
+def test_list_models_sorts_for_humans():
+    names = list_models(family="resnet")
+    assert names.index("resnet18") < names.index("resnet20") < names.index("resnet101")
+    assert names.index("resnet18") < names.index("resnet18_imagenet") < names.index("resnet34")
+    assert list_models(kind="classifier", family="wide_resnet")[:3] == ["wide_resnet", "wide_resnet16_4", "wide_resnet16_8"]
+
+
+def test_imagenet_normalisation_comes_from_torchvision():
+    from cnnzoo.models.resnet import imagenet_normalisation
+
+    mean, std = imagenet_normalisation()
+    assert mean == pytest.approx((0.485, 0.456, 0.406)) and std == pytest.approx((0.229, 0.224, 0.225))
+
+
+@pytest.mark.parametrize("name", ["resnet20", "wide_resnet16_4", "densenet_bc_100_k12"])
+def test_he_init(name):
+    """Conv weights ~ N(0, 2 / fan_out) with fan_out = k·k·C_out, BatchNorm the identity."""
+    torch.manual_seed(0)
+    model = create_model(name)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and module.weight.numel() >= 400:  # enough draws for a std
+            k_h, k_w = module.kernel_size
+            expected = (2 / (k_h * k_w * module.out_channels)) ** 0.5
+            assert module.weight.std().item() == pytest.approx(expected, rel=0.15)
+        elif isinstance(module, nn.BatchNorm2d):
+            assert (module.weight == 1).all() and (module.bias == 0).all()
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -139,6 +192,49 @@ def test_impossible_knobs_say_what_is_valid(name, knobs, words):
         create_model(name, **knobs)
     for word in words:
         assert word in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name, knobs, layers",
+    [
+        ("densenet", {"depth": 22}, ["conv0", "denseblock1.denselayer3.conv2", "transition1.conv",
+                                     "transition2.pool", "denseblock3.denselayer1.norm1", "norm5", "relu5"]),
+        ("densenet", {"depth": 13, "bottleneck": False}, ["denseblock2.denselayer3.conv1", "transition1.norm"]),
+        ("googlenet_small", {}, ["stem.conv", "maxpool2", "inception3a.branch1.conv", "inception3b.branch2.1.conv",
+                                 "maxpool3", "inception4a.branch3.2.bn", "inception5a.branch4.0"]),
+        ("inception_mnist", {}, ["conv1", "incept1.branch2.1", "incept2.branch4.1", "fc"]),
+        ("simple_cnn", {}, ["stage1.conv1", "stage2.pool", "stage2.conv1", "stage3.bn2", "stage3.relu2"]),
+        ("resnet18_imagenet", {}, ["conv1", "maxpool", "layer1.0.conv1", "layer2.0.downsample.0"]),  # torchvision's
+        ("wide_resnet16_4", {}, ["stage1.0.conv1", "stage3.1.bn2", "bn"]),
+    ],
+)
+def test_layers_carry_the_papers_names(name, knobs, layers):
+    """The Shapes tab's layer table lists named_modules(): the papers' words, not features.17.0.2."""
+    with torch.device("meta"):
+        modules = dict(create_model(name, **knobs).named_modules())
+    assert all(layer in modules for layer in layers), sorted(set(layers) - set(modules))
+    assert not any(path.split(".")[0].isdigit() for path in modules if path), "an anonymous top-level layer"
+
+
+def test_inception_branches_follow_the_diagram():
+    from cnnzoo.models.inception import InceptionModule
+
+    module = InceptionModule(10, bn_relu=False)
+    kernels = [[m.kernel_size[0] for m in getattr(module, f"branch{i}").modules() if isinstance(m, nn.Conv2d)]
+               for i in (1, 2, 3, 4)]
+    assert kernels == [[1], [1, 5], [1, 3, 3], [1]]
+    assert isinstance(module.branch4[0], nn.AvgPool2d)
+    assert not hasattr(create_model("simple_cnn", downsample=1).stage3, "pool")
+
+
+def test_blocks_per_stage():
+    from cnnzoo.models.common import blocks_per_stage
+
+    assert blocks_per_stage(110, 6, 2, "CIFAR ResNet", "110") == 18
+    assert blocks_per_stage(40, 3, 4, "DenseNet", "40") == 12
+    for bad in (2, 21, 20.0, True, "20"):
+        with pytest.raises(ValueError, match=r"CIFAR ResNet depth must be 6n \+ 2 \(n >= 1\): 8, 14, 20, 26, 32"):
+            blocks_per_stage(bad, 6, 2, "CIFAR ResNet", "20, 56")
 
 
 # ------------------------------------------------------------------------------------ ResNet
@@ -307,12 +403,12 @@ def test_densenet_generic_builder_matches_named_one_and_paper_counts():
     # DenseNet (L = 40, k = 12): no bottleneck, no compression, 16-channel stem: 1.0M in Table 2.
     basic = create_model("densenet", depth=40, growth_rate=12, bottleneck=False, reduction=1.0)
     assert round(n_params(basic) / 1e5) * 1e5 == pytest.approx(1.0e6)
-    assert basic.features[0].out_channels == 16
+    assert basic.conv0.out_channels == 16
 
 
 def test_densenet_channel_bookkeeping():
     model = create_model("densenet_bc_100_k12").eval()
-    assert model.features[0].out_channels == 24  # stem: 2k
+    assert model.conv0.out_channels == 24  # stem: 2k
     with torch.no_grad():
         # 24 + 16·12 = 216 -> θ: 108 -> + 192 = 300 -> 150 -> + 192 = 342
         assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 342, 8, 8)
@@ -345,7 +441,7 @@ def test_inception_module_is_the_tutorials():
     assert module(torch.randn(2, 10, 12, 12)).shape == (2, 88, 12, 12)
 
 
-def test_inception_mnist_matches_the_seed_layout():
+def test_inception_mnist_matches_the_tutorial_layout():
     model = create_model("inception_mnist").eval()
     assert model.fc.in_features == 1408 and model.conv2.in_channels == 88
     with torch.no_grad():
@@ -392,10 +488,10 @@ def test_gan_registry_kinds():
     assert "dcgan_generator" not in CLASSIFIERS
 
 
-def test_seed_widths_and_the_cpu_demo_size():
+def test_dcgan_paper_widths_and_the_cpu_demo_size():
     generator = create_model("dcgan_generator", image_size=64, width=128)
     transposed = [m.out_channels for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
-    assert transposed == [1024, 512, 256, 128, 1]  # seed 000, DCGAN on 64×64 Fashion-MNIST
+    assert transposed == [1024, 512, 256, 128, 1]  # the DCGAN paper's Figure 1 (64×64 Fashion-MNIST in the code review)
     small = create_model("dcgan_generator", image_size=32, width=20)
     assert 0.18e6 < n_params(small) < 0.22e6
 

@@ -86,10 +86,10 @@ def test_meta_device_gives_the_same_trace_as_cpu():
 
 def test_hooks_removed_and_mode_restored_after_success():
     model = create_model("simple_cnn", width=8).train()
-    model.features[0].eval()  # a mixed state must come back exactly
+    model.stage1.bn1.eval()  # a mixed state must come back exactly
     trace(model, (3, 16, 16))
     assert no_hooks_left(model) and no_global_hooks_left()
-    assert model.training and not model.features[0].training and model.features[1].training
+    assert model.training and not model.stage1.bn1.training and model.stage1.bn2.training
 
 
 def test_hooks_removed_and_mode_restored_after_failure():
@@ -104,8 +104,8 @@ def test_too_small_input_names_the_layer_and_its_input():
     with pytest.raises(ValueError) as info:
         trace(create_model("simple_cnn", width=8), (3, 2, 2))
     message = str(info.value)
-    # 2×2 -> max-pool -> 1×1 -> the second max-pool (features.5) has nothing left to pool.
-    assert "features.5 (MaxPool2d)" in message
+    # 2×2 -> max-pool -> 1×1 -> the second max-pool (stage3.pool) has nothing left to pool.
+    assert "stage3.pool (MaxPool2d)" in message
     assert "(1, 16, 1, 1)" in message
     assert "larger input" in message
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -115,7 +115,7 @@ def test_wrong_channel_count_says_which_channels_to_use():
     with pytest.raises(ValueError) as info:
         trace(create_model("simple_cnn", width=8), (1, 32, 32))
     message = str(info.value)
-    assert "features.0.0 (Conv2d)" in message and "(1, 1, 32, 32)" in message
+    assert "stage1.conv1 (Conv2d)" in message and "(1, 1, 32, 32)" in message
     assert "expects 3 input channels" in message and "in_channels=1" in message
 
 
@@ -147,7 +147,7 @@ def test_dataframe_columns():
 
 def test_str_is_a_readable_table():
     text = str(trace(create_model("simple_cnn", width=8), (3, 16, 16)))
-    assert "features.0.0" in text and "8×16×16" in text and text.splitlines()[-1].startswith("total:")
+    assert "stage1.conv1" in text and "8×16×16" in text and text.splitlines()[-1].startswith("total:")
 
 
 def test_reduction_arithmetic_matches_the_inception_example():

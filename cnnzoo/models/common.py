@@ -1,7 +1,7 @@
-"""What every classifier in the zoo shares: the features/head seam.
+"""What every classifier in the zoo shares: the features/head seam, He-init, depth arithmetic.
 
     logits = model.forward_head(model.forward_features(x))
-             features: (N, C, h, w)  ->  logits: (N, num_classes)
+             features: (N, num_features, h, w)  ->  logits: (N, num_classes)
 
 CAM, the shape tracer and the loss landscape use this seam instead of per-model code.
 """
@@ -38,9 +38,11 @@ class ClassifierHead(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Base class: subclasses define forward_features and set self.head (or override forward_head)."""
+    """Base class: subclasses define forward_features, set self.num_features (the channels it
+    returns) and self.head (or override forward_head)."""
 
     head: nn.Module
+    num_features: int
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -50,6 +52,41 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def he_init(module: nn.Module) -> None:
+    """He et al. 2015 ("Delving Deep into Rectifiers", arXiv:1502.01852), as torchvision's ResNet
+    and DenseNet: conv weights ~ N(0, 2 / fan_out), fan_out = k·k·C_out; BatchNorm = identity.
+
+    Use as model.apply(he_init). The 2 makes up for ReLU zeroing half the signal; fan_out (the
+    paper's backward-pass case) keeps the gradients' variance steady from layer to layer.
+    """
+    if isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def blocks_per_stage(depth, step: int, offset: int, family: str, examples: str) -> int:
+    """n from depth = step·n + offset, or a ValueError listing the valid depths.
+
+    The CIFAR families count their weighted layers this way, n being the blocks per stage
+    (the dense layers per block for DenseNet) and step the layers that one more n adds:
+        CIFAR ResNet             6n + 2   (3 stages × 2 convs; stem conv + fc)
+        Wide ResNet              6n + 4   (+ the 3 projections, counted by the paper)
+        DenseNet-B (bottleneck)  6n + 4   (3 blocks × 2 convs; stem, 2 transitions, fc)
+        DenseNet                 3n + 4
+    examples: the depths the paper uses, shown in the error.
+    """
+    valid = isinstance(depth, int) and not isinstance(depth, bool)
+    if not valid or depth < step + offset or (depth - offset) % step:
+        smallest = ", ".join(str(step * n + offset) for n in range(1, 6))
+        raise ValueError(
+            f"{family} depth must be {step}n + {offset} (n >= 1): {smallest}, …, "
+            f"e.g. the paper's {examples}; got {depth!r}"
+        )
+    return (depth - offset) // step
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:

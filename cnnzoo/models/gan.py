@@ -5,7 +5,7 @@ DCGAN: Radford et al., "Unsupervised Representation Learning with Deep Convoluti
 (transposed) convs in G; BatchNorm in both nets except G's output and D's input layer; ReLU in
 G with tanh at the output; LeakyReLU(0.2) in D; weights drawn from N(0, 0.02).
 
-Generator, image_size 64, width w (the seed: w = 128 -> 1024-512-256-128):
+Generator, image_size 64, width w (w = 128 -> 1024-512-256-128, the paper's Figure 1):
     z (N, 100) -> (N, 100, 1, 1)
     ConvT 4×4, stride 1   (N, 8w, 4, 4)     BN-ReLU
     ConvT 4×4, stride 2   (N, 4w, 8, 8)     BN-ReLU
@@ -14,7 +14,8 @@ Generator, image_size 64, width w (the seed: w = 128 -> 1024-512-256-128):
     ConvT 4×4, stride 2   (N, C, 64, 64)    tanh -> pixels in [-1, 1]
 `width` is the channel count of the last hidden layer (DCGAN's "ngf"); each layer towards the
 4×4 start doubles it. At image_size 32 there is one doubling less: 4w-2w-w from a 4×4 start
-(the seed's 32×32 WGAN, 1024-512-256, is width=256; width=20 is a ~0.2M-parameter CPU demo).
+(the WGAN code review's 32×32 MNIST net, 1024-512-256, is width=256; width=20 is a
+~0.2M-parameter CPU demo).
 
 The discriminator is the mirror image: stride-2 4×4 convs w, 2w, … down to a 4×4 map, then
 a 4×4 conv to (N, 1, 1, 1) and a sigmoid -> (N,) probability that the image is real.
@@ -34,6 +35,10 @@ from cnnzoo.models.common import check_positive_int
 from cnnzoo.registry import register_model
 
 IMAGE_SIZES = (32, 64)
+DCGAN_PAPER = "Radford et al. 2016, Unsupervised Representation Learning with Deep Convolutional GANs (arXiv:1511.06434)"
+WGAN_PAPER = "Arjovsky et al. 2017, Wasserstein GAN (arXiv:1701.07875)"
+# The images the default knobs make or judge (1 channel, image_size=64); other knobs, other sizes.
+DEFAULT_IMAGES = (1, 64, 64)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -134,7 +139,7 @@ class DCGANDiscriminator(nn.Module):
         return torch.sigmoid(score) if self.sigmoid else score
 
 
-@register_model(family="gan", kind="generator")
+@register_model(family="gan", kind="generator", input_size=DEFAULT_IMAGES, paper=DCGAN_PAPER)
 def dcgan_generator(*, latent_dim=100, out_channels=1, image_size=64, width=128):
     """DCGAN generator: transposed convs (8w-)4w-2w-w with BN-ReLU, tanh output (also WGAN's generator)."""
     model = DCGANGenerator(latent_dim, out_channels, image_size, width)
@@ -142,7 +147,7 @@ def dcgan_generator(*, latent_dim=100, out_channels=1, image_size=64, width=128)
     return model
 
 
-@register_model(family="gan", kind="discriminator")
+@register_model(family="gan", kind="discriminator", input_size=DEFAULT_IMAGES, paper=DCGAN_PAPER)
 def dcgan_discriminator(*, in_channels=1, image_size=64, width=128):
     """DCGAN discriminator: strided convs with LeakyReLU 0.2, sigmoid output = P(real)."""
     model = DCGANDiscriminator(in_channels, image_size, width, sigmoid=True)
@@ -150,7 +155,7 @@ def dcgan_discriminator(*, in_channels=1, image_size=64, width=128):
     return model
 
 
-@register_model(family="gan", kind="discriminator")
+@register_model(family="gan", kind="discriminator", input_size=DEFAULT_IMAGES, paper=WGAN_PAPER)
 def wgan_critic(*, in_channels=1, image_size=64, width=128):
     """WGAN critic: the DCGAN discriminator without the sigmoid, an unbounded score."""
     model = DCGANDiscriminator(in_channels, image_size, width, sigmoid=False)

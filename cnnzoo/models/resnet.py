@@ -29,10 +29,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnzoo.models.common import Classifier, ClassifierHead, check_positive_int
+from cnnzoo.models.common import Classifier, ClassifierHead, blocks_per_stage, check_positive_int, he_init
 from cnnzoo.registry import register_model
 
 SHORTCUTS = ("A", "B")
+PAPER = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
+# The *_imagenet nets: 224×224 inputs, normalised as torchvision's ImageNet weights expect.
+IMAGENET = dict(input_size=(3, 224, 224), normalisation="imagenet")
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -170,13 +173,7 @@ class ResNet(Classifier):
         self.num_features = self.inplanes
         self.head = ClassifierHead(self.num_features, num_classes, pool)
 
-        # He et al. initialisation (as torchvision): N(0, 2 / fan_out) for convs, BN = identity.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(he_init)
         if zero_init_residual:
             # Goyal et al. 2017: gamma = 0 in each branch's last BN makes every residual block
             # start as the identity, which eases the first steps of training very deep nets.
@@ -213,91 +210,81 @@ class ResNet(Classifier):
 
 # --------------------------------------------------------------------------- He et al. CIFAR
 
-def _check_cifar_depth(depth) -> int:
-    """depth = 6n + 2 -> n (BasicBlocks per stage), or a ValueError listing valid depths."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(
-            f"CIFAR ResNet depth must be 6n + 2 (n >= 1 blocks per stage): "
-            f"8, 14, 20, 26, 32, 44, 56, 110, …; got {depth!r}"
-        )
-    return (depth - 2) // 6
-
-
 def _cifar_resnet(depth, residual, shortcut, num_classes, in_channels, pool) -> ResNet:
-    n = _check_cifar_depth(depth)
+    n = blocks_per_stage(depth, 6, 2, "CIFAR ResNet", "20, 32, 44, 56, 110, 1202")
     # 1 stem conv + 3 stages × n blocks × 2 convs + 1 fc = 6n + 2 weighted layers.
     return ResNet(BasicBlock, [n, n, n], widths=(16, 32, 64), stem="cifar", stem_width=16,
                   num_classes=num_classes, in_channels=in_channels, pool=pool,
                   shortcut=shortcut, residual=residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet_cifar(*, num_classes=10, in_channels=3, depth=20, shortcut="A", pool="avg"):
     """He et al. CIFAR ResNet of any depth 6n+2 (16/32/64 channels, 3 stages of n BasicBlocks)."""
     return _cifar_resnet(depth, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet20(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
     """ResNet-20 for CIFAR (n=3, 0.27M parameters); the paper's 8.75% CIFAR-10 error."""
     return _cifar_resnet(20, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet32(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
     """ResNet-32 for CIFAR (n=5, 0.46M parameters); the paper's 7.51% CIFAR-10 error."""
     return _cifar_resnet(32, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet44(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
     """ResNet-44 for CIFAR (n=7, 0.66M parameters); the paper's 7.17% CIFAR-10 error."""
     return _cifar_resnet(44, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet56(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
     """ResNet-56 for CIFAR (n=9, 0.85M parameters); the paper's 6.97% CIFAR-10 error."""
     return _cifar_resnet(56, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet110(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
     """ResNet-110 for CIFAR (n=18, 1.7M parameters); the paper's 6.43% CIFAR-10 error."""
     return _cifar_resnet(110, True, shortcut, num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain_cifar(*, num_classes=10, in_channels=3, depth=20, pool="avg"):
     """Plain CIFAR net of depth 6n+2: a ResNet with the shortcuts removed (the degradation baseline)."""
     return _cifar_resnet(depth, False, "A", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain20(*, num_classes=10, in_channels=3, pool="avg"):
     """Plain-20: ResNet-20 without shortcuts."""
     return _cifar_resnet(20, False, "A", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain32(*, num_classes=10, in_channels=3, pool="avg"):
     """Plain-32: ResNet-32 without shortcuts."""
     return _cifar_resnet(32, False, "A", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain44(*, num_classes=10, in_channels=3, pool="avg"):
     """Plain-44: ResNet-44 without shortcuts."""
     return _cifar_resnet(44, False, "A", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain56(*, num_classes=10, in_channels=3, pool="avg"):
     """Plain-56: ResNet-56 without shortcuts; trains worse than plain-20 (the degradation problem)."""
     return _cifar_resnet(56, False, "A", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def plain110(*, num_classes=10, in_channels=3, pool="avg"):
     """Plain-110: ResNet-110 without shortcuts."""
     return _cifar_resnet(110, False, "A", num_classes, in_channels, pool)
@@ -322,61 +309,61 @@ def _four_stage_resnet(depth, stem, num_classes, in_channels, pool, zero_init_re
                   zero_init_residual=zero_init_residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet18(*, num_classes=10, in_channels=3, pool="avg"):
     """ResNet-18 for 32×32 images (kuangliu layout: 3×3 stem, no max-pool, 11.2M parameters)."""
     return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet34(*, num_classes=10, in_channels=3, pool="avg"):
     """ResNet-34 for 32×32 images (kuangliu layout, BasicBlocks [3, 4, 6, 3])."""
     return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet50(*, num_classes=10, in_channels=3, pool="avg"):
     """ResNet-50 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 6, 3])."""
     return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet101(*, num_classes=10, in_channels=3, pool="avg"):
     """ResNet-101 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 23, 3])."""
     return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER)
 def resnet152(*, num_classes=10, in_channels=3, pool="avg"):
     """ResNet-152 for 32×32 images (kuangliu layout, Bottlenecks [3, 8, 36, 3])."""
     return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
 def resnet18_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
     """ResNet-18 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, zero_init_residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
 def resnet34_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
     """ResNet-34 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, zero_init_residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
 def resnet50_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
     """ResNet-50 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(50, "imagenet", num_classes, in_channels, pool, zero_init_residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
 def resnet101_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
     """ResNet-101 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(101, "imagenet", num_classes, in_channels, pool, zero_init_residual)
 
 
-@register_model(family="resnet")
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
 def resnet152_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
     """ResNet-152 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(152, "imagenet", num_classes, in_channels, pool, zero_init_residual)
@@ -476,3 +463,13 @@ def _missing_weights_message(depth: int, path: str, why: str) -> str:
 def imagenet_class_names() -> list[str]:
     """The 1000 ImageNet class names in torchvision's order (offline data inside torchvision)."""
     return list(_torchvision_weights(18).meta["categories"])
+
+
+def imagenet_normalisation() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel that torchvision's ImageNet weights expect, read from their
+    preprocessing transform: ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)).
+
+    The models registered with normalisation="imagenet" take inputs normalised with these.
+    """
+    transform = _torchvision_weights(18).transforms()  # ImageClassification: resize, crop, normalise
+    return tuple(transform.mean), tuple(transform.std)

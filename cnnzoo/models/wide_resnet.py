@@ -19,8 +19,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from cnnzoo.models.common import Classifier, ClassifierHead, check_positive_int
+from cnnzoo.models.common import Classifier, ClassifierHead, blocks_per_stage, check_positive_int, he_init
 from cnnzoo.registry import register_model
+
+PAPER = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
 
 
 class WideBasicBlock(nn.Module):
@@ -54,7 +56,7 @@ class WideResNet(Classifier):
     def __init__(self, depth=28, widen_factor=10, dropout=0.0, num_classes=10, in_channels=3,
                  pool="avg"):
         super().__init__()
-        n = blocks_per_stage(depth)
+        n = blocks_per_stage(depth, 6, 4, "Wide ResNet", "16, 22, 28, 40")
         check_positive_int("widen_factor", widen_factor)
         check_positive_int("in_channels", in_channels)
         if not 0.0 <= dropout < 1.0:
@@ -74,13 +76,7 @@ class WideResNet(Classifier):
         self.relu = nn.ReLU(inplace=True)
         self.num_features = c
         self.head = ClassifierHead(c, num_classes, pool)
-
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(he_init)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)           # (N, 16, 32, 32)
@@ -90,47 +86,37 @@ class WideResNet(Classifier):
         return self.relu(self.bn(x))
 
 
-def blocks_per_stage(depth) -> int:
-    """n = (depth - 4) / 6, or a ValueError listing the valid depths 6n + 4."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(
-            f"Wide ResNet depth must be 6n + 4 (n >= 1 blocks per stage): "
-            f"10, 16, 22, 28, 34, 40, …; got {depth!r}"
-        )
-    return (depth - 4) // 6
-
-
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet(*, num_classes=10, in_channels=3, depth=28, widen_factor=10, dropout=0.0, pool="avg"):
     """WRN-depth-k: any depth 6n+4 and widening factor k (channels 16, 16k, 32k, 64k)."""
     return WideResNet(depth, widen_factor, dropout, num_classes, in_channels, pool)
 
 
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet16_4(*, num_classes=10, in_channels=3, dropout=0.0, pool="avg"):
     """WRN-16-4: 16 layers, 4× wider than a ResNet (2.7M parameters)."""
     return WideResNet(16, 4, dropout, num_classes, in_channels, pool)
 
 
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet16_8(*, num_classes=10, in_channels=3, dropout=0.0, pool="avg"):
     """WRN-16-8: 16 layers, 8× wider (11.0M parameters)."""
     return WideResNet(16, 8, dropout, num_classes, in_channels, pool)
 
 
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet28_10(*, num_classes=10, in_channels=3, dropout=0.0, pool="avg"):
     """WRN-28-10: 28 layers, 10× wider (36.5M parameters), the paper's flagship. GPU only in practice."""
     return WideResNet(28, 10, dropout, num_classes, in_channels, pool)
 
 
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet40_2(*, num_classes=10, in_channels=3, dropout=0.0, pool="avg"):
     """WRN-40-2: 40 layers, 2× wider (2.2M parameters)."""
     return WideResNet(40, 2, dropout, num_classes, in_channels, pool)
 
 
-@register_model(family="wide_resnet")
+@register_model(family="wide_resnet", paper=PAPER)
 def wide_resnet40_4(*, num_classes=10, in_channels=3, dropout=0.0, pool="avg"):
     """WRN-40-4: 40 layers, 4× wider (8.9M parameters)."""
     return WideResNet(40, 4, dropout, num_classes, in_channels, pool)
