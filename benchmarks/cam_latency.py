@@ -7,7 +7,7 @@ on 2 CPU cores. Random weights: the cost does not depend on what the weights are
     cam       cnnzoo.cam.compute_cam (top-1): the forward pass + Σ_k w_k^c f_k
     cam_top3  three classes' maps from the same single forward pass
     cam_box   cam + bilinear upsampling to the image + a box at the paper's 20% threshold
-    overlay   cnnzoo.cam.overlay_cam at 256×256 (display only, no model)
+    overlay   cnnzoo.viz.overlay_cam at 256×256 (display only, no model)
 
 Timings are medians over interleaved rounds (every step once per round, in a shuffled order),
 so a busy machine slows all of them alike and whichever step runs first after a pause (waking
@@ -30,7 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnzoo import create_model  # noqa: E402
-from cnnzoo.cam import PAPER_THRESHOLD, cam_boxes, compute_cam, overlay_cam, upsample_cam  # noqa: E402
+from cnnzoo.cam import PAPER_THRESHOLD, cam_boxes, compute_cam, upsample_cam  # noqa: E402
+from cnnzoo.viz import overlay_cam  # noqa: E402
 
 CASES = [
     # (label, model name, knobs, input side, budget in ms)

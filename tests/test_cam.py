@@ -1,11 +1,18 @@
-"""cnnzoo.cam: CAM identities, Grad-CAM, boxes, IoU, localisation, overlays, the timeline."""
+"""cnnzoo.cam: CAM identities, Grad-CAM, boxes, IoU, localisation, the timeline.
+The overlays and other pictures are cnnzoo.viz's (tests/test_viz.py)."""
 from __future__ import annotations
+
+from collections import deque
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from PIL import Image
 
+import cnnzoo.cam
+import cnnzoo.viz
 from cnnzoo import create_model
 from cnnzoo.cam import (
     CAMTimeline,
@@ -19,10 +26,11 @@ from cnnzoo.cam import (
     localisation_accuracy,
     mask_boxes,
     normalize_cam,
-    overlay_cam,
     threshold_masks,
     upsample_cam,
 )
+from cnnzoo.compute import normalize
+from cnnzoo.data import load_dataset
 from cnnzoo.models.common import Classifier, ClassifierHead
 
 
@@ -87,7 +95,8 @@ def test_topk_matches_logits_in_one_forward_pass():
     model = seeded("simple_cnn", width=4)
     x = torch.randn(5, 3, 32, 32)
     calls = []
-    handle = model.features.register_forward_hook(lambda *a: calls.append(1))
+    first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    handle = first_conv.register_forward_hook(lambda *a: calls.append(1))
     try:
         result = cam_topk(model, x, k=3)
     finally:
@@ -269,40 +278,48 @@ def test_connectivity_four_vs_eight():
     assert mask_boxes(torch.zeros(3, 3, dtype=torch.bool)).tolist() == [0, 0, 0, 0]
 
 
-def test_largest_region_matches_a_breadth_first_search():
-    from collections import deque
+def flood_fill_largest(mask: np.ndarray, connectivity: int) -> np.ndarray:
+    """The largest region of a 2-D boolean mask by breadth-first search, pixel by pixel; ties go
+    to the region met first in row-major order (the one with the smallest pixel index)."""
+    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+    if connectivity == 8:
+        steps += [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+    h, w = mask.shape
+    seen, best = set(), []
+    for start in zip(*np.nonzero(mask)):
+        if start in seen:
+            continue
+        region, queue = [], deque([start])
+        seen.add(start)
+        while queue:
+            y, x = queue.popleft()
+            region.append((y, x))
+            for dy, dx in steps:
+                q = (y + dy, x + dx)
+                if 0 <= q[0] < h and 0 <= q[1] < w and mask[q] and q not in seen:
+                    seen.add(q)
+                    queue.append(q)
+        if len(region) > len(best):
+            best = region
+    out = np.zeros_like(mask)
+    for p in best:
+        out[p] = True
+    return out
 
-    def reference(mask, connectivity):
-        steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
-        if connectivity == 8:
-            steps += [(-1, -1), (-1, 1), (1, -1), (1, 1)]
-        h, w = mask.shape
-        seen, best = set(), []
-        for start in zip(*np.nonzero(mask)):
-            if start in seen:
-                continue
-            region, queue = [], deque([start])
-            seen.add(start)
-            while queue:
-                y, x = queue.popleft()
-                region.append((y, x))
-                for dy, dx in steps:
-                    q = (y + dy, x + dx)
-                    if 0 <= q[0] < h and 0 <= q[1] < w and mask[q] and q not in seen:
-                        seen.add(q)
-                        queue.append(q)
-            if len(region) > len(best):
-                best = region
-        out = np.zeros_like(mask)
-        for p in best:
-            out[p] = True
-        return out
 
-    masks = torch.rand(40, 9, 13, generator=torch.Generator().manual_seed(1)) > 0.45
-    for connectivity in (4, 8):
-        got = largest_region(masks, connectivity).numpy()
-        for i in range(len(masks)):
-            assert np.array_equal(got[i], reference(masks[i].numpy(), connectivity))
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_largest_region_matches_a_flood_fill(connectivity):
+    generator = torch.Generator().manual_seed(1)
+    # (3 densities, 20 masks, 9, 13): sparse masks have many ties and single pixels, dense ones
+    # winding regions; the leading dimensions are boxed at once, as localisation does.
+    density = torch.tensor([0.3, 0.55, 0.7]).view(3, 1, 1, 1)
+    masks = torch.rand(3, 20, 9, 13, generator=generator) < density
+    masks[0, 0] = False  # an empty mask keeps nothing
+    got = largest_region(masks, connectivity).numpy()
+    assert got.shape == masks.shape and not got[0, 0].any()
+    for t in range(3):
+        for i in range(20):
+            assert np.array_equal(got[t, i], flood_fill_largest(masks[t, i].numpy(), connectivity)), (t, i)
 
 
 def test_iou_pixel_edge_conventions():
@@ -337,8 +354,6 @@ class Brightness(Classifier):
 
 
 def test_localisation_accuracy_vectorised_matches_per_image():
-    from cnnzoo.data import load_dataset, normalize
-
     ds = load_dataset("shapes", "test", num_images=60)
     model = Brightness(labels_first=0)
     result = localisation_accuracy(model, ds, thresholds=[0.2, 0.5, 0.8], batch_size=25)
@@ -358,42 +373,27 @@ def test_localisation_accuracy_vectorised_matches_per_image():
         localisation_accuracy(model, load_dataset("digits", "test", num_images=10))
 
 
-# --- display --------------------------------------------------------------------------------------
+# --- the temporary re-exports --------------------------------------------------------------------
 
 
-def test_overlay_blend_box_and_size():
-    image = torch.zeros(3, 16, 16, dtype=torch.uint8)
-    cam = torch.zeros(4, 4)
-    cam[1, 1] = 1.0
-    plain = overlay_cam(image, cam, opacity=0.0)
-    assert plain.dtype == np.uint8 and plain.shape == (16, 16, 3) and not plain.any()
-    heat = overlay_cam(image, cam, opacity=1.0, colormap="inferno")
-    assert heat.shape == (16, 16, 3) and heat.any()
-    boxed = overlay_cam(image, cam, opacity=0.0, box=(2, 3, 10, 12), true_box=(0, 0, 16, 16))
-    assert tuple(boxed[3, 5]) == (255, 255, 255)  # predicted box's top edge
-    assert tuple(boxed[0, 8]) == (0, 255, 0)  # true box's top edge
-    assert not boxed[6, 6].any()  # inside stays untouched
-    big = overlay_cam(torch.zeros(1, 8, 8, dtype=torch.uint8), cam, size=64, box=(0, 0, 4, 4))
-    assert big.shape == (64, 64, 3) and tuple(big[0, 10]) == (255, 255, 255)
-    with pytest.raises(ValueError, match="colour map"):
-        overlay_cam(image, cam, colormap="no-such-map")
-    with pytest.raises(ValueError, match="opacity"):
-        overlay_cam(image, cam, opacity=2)
+def test_display_functions_moved_to_viz_are_still_importable_from_cam():
+    for name in ("overlay_cam", "caption_below", "colorize", "draw_box", "PREDICTED_BOX_COLOR", "TRUE_BOX_COLOR"):
+        assert getattr(cnnzoo.cam, name) is getattr(cnnzoo.viz, name)
+        assert name in cnnzoo.cam.__all__
+    assert all(hasattr(cnnzoo.cam, name) for name in cnnzoo.cam.__all__)
 
 
 # --- timeline -----------------------------------------------------------------------------------
 
 
 def tiny_trainer(epochs, **kw):  # 4 steps per epoch on 128 digits
-    from cnnzoo.train import TrainConfig, Trainer
+    from cnnzoo.trainer import TrainConfig, Trainer
 
     return Trainer(TrainConfig(model="simple_cnn", knobs={"width": 4}, dataset="digits", epochs=epochs,
                                batch_size=32, train_subset=128, augment=False, device="cpu", **kw))
 
 
 def test_timeline_one_frame_per_epoch_and_events_unchanged(tmp_path):
-    from cnnzoo.data import load_dataset
-
     probe = load_dataset("digits", "test").images[0]
     trainer = tiny_trainer(3)
     timeline = CAMTimeline(probe)
@@ -405,15 +405,11 @@ def test_timeline_one_frame_per_epoch_and_events_unchanged(tmp_path):
 
     strip = timeline.strip(size=32, threshold=0.5, gap=2)
     assert strip.dtype == np.uint8 and strip.shape[1] == 3 * 32 + 4 * 2 and strip.shape[0] > 32 + 4
-    from PIL import Image
-
     with Image.open(timeline.save_gif(tmp_path / "sub" / "cam.gif", fps=4, size=32)) as gif:
         assert gif.n_frames == 3 and gif.info["duration"] == 250
 
 
 def test_timeline_start_frame_fractional_end_and_fixed_class():
-    from cnnzoo.data import load_dataset
-
     probe = load_dataset("digits", "test").images[1]
     trainer = tiny_trainer(1.5)
     timeline = CAMTimeline(probe, class_idx=7, include_start=True)
@@ -425,3 +421,32 @@ def test_timeline_start_frame_fractional_end_and_fixed_class():
         CAMTimeline(probe.float())
     with pytest.raises(ValueError, match="no frames"):
         CAMTimeline(probe).strip()
+
+
+def test_timeline_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
+    probe = load_dataset("digits", "test").images[2]  # uint8 (1, 8, 8)
+    model = seeded("simple_cnn", in_channels=1, width=4, downsample=1)
+    timeline = CAMTimeline(probe, class_idx=3, include_start=True, mean=torch.tensor([0.3]), std=(0.4,))
+    for epoch in (0, 1):
+        timeline.capture(model, epoch, timeline.mean, timeline.std)
+        with torch.no_grad():
+            model.head.fc.weight.add_(1.0)  # "training": the next map differs
+    torch.save({"cam_timeline": timeline.state()}, tmp_path / "state.pt")
+    state = torch.load(tmp_path / "state.pt", weights_only=True)["cam_timeline"]  # plain values only
+
+    resumed = CAMTimeline.from_state(probe, state)
+    assert (resumed.class_idx, resumed.include_start) == (3, True)
+    assert resumed.mean == pytest.approx([0.3]) and resumed.std == pytest.approx([0.4])
+    assert len(resumed.frames) == 2
+    for a, b in zip(resumed.frames, timeline.frames):
+        assert (a.epoch, a.class_idx, a.prob, a.method) == (b.epoch, b.class_idx, b.prob, b.method)
+        assert torch.equal(a.map, b.map)
+    assert np.array_equal(resumed.strip(size=16), timeline.strip(size=16))
+    # the resumed run goes on where it stopped: no second start frame, no repeat of epoch 1
+    assert not resumed._wants_frame(SimpleNamespace(kind="start", epoch=1.0))
+    assert not resumed._wants_frame(SimpleNamespace(kind="eval", epoch=1.0))
+    assert resumed._wants_frame(SimpleNamespace(kind="eval", epoch=2.0))
+    resumed.capture(model, 2, resumed.mean, resumed.std)
+    assert [f.epoch for f in resumed.frames] == [0.0, 1.0, 2.0] and len(timeline.frames) == 2
+    with pytest.raises(ValueError, match="probe image of shape"):
+        CAMTimeline.from_state(torch.zeros(3, 8, 8, dtype=torch.uint8), state)

@@ -1,14 +1,19 @@
-"""Image grids, GIFs and latent-space walks (cnnzoo.viz, cnnzoo.latent)."""
+"""Image grids, CAM overlays, GIFs and latent-space walks (cnnzoo.viz, cnnzoo.latent)."""
 import math
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from matplotlib import colormaps
+from PIL import Image
 
 from cnnzoo.latent import generate, interpolate, interpolation_frames, latent_noise, lerp, sample_grid, slerp
 from cnnzoo.registry import create_model
-from cnnzoo.viz import SAMPLE_GRID_STYLE, grid_index, make_grid, save_gif, save_png, to_uint8
+from cnnzoo.viz import (
+    SAMPLE_GRID_STYLE, TRUE_BOX_COLOR, caption_below, colorize, draw_box, enlarge, grid_index, make_grid,
+    overlay_cam, save_gif, save_png, side_by_side, to_uint8, whole_scale,
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +75,97 @@ def test_grid_index_maps_pixels_back_to_samples():
     assert grid_index(255, 255, n=64, image_size=32, padding=0) == 63
 
 
+def test_enlarge_by_whole_pixels():
+    picture = np.arange(6, dtype=np.uint8).reshape(2, 3, 1)
+    big = enlarge(picture, 3)
+    assert isinstance(big, np.ndarray) and big.shape == (6, 9, 1)
+    assert (big[3:6, 6:9] == picture[1, 2]).all()  # each pixel a 3×3 block
+    tensor = enlarge(torch.from_numpy(picture), 2)
+    assert isinstance(tensor, torch.Tensor) and torch.equal(tensor, torch.from_numpy(enlarge(picture, 2)))
+    assert enlarge(picture, 1) is picture
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="whole number"):
+            enlarge(picture, bad)
+    assert (whole_scale(8, 192), whole_scale(30, 192), whole_scale(200, 192)) == (24, 7, 1)
+
+
+def test_side_by_side_is_a_one_row_grid():
+    pictures = [np.full((4, 5, 3), 50 * (i + 1), np.uint8) for i in range(3)]
+    row = side_by_side(pictures, gap=2)
+    assert row.dtype == np.uint8 and row.shape == (4 + 2 * 2, 3 * (5 + 2) + 2, 3)
+    for i in range(3):
+        left = 2 + i * 7
+        assert (row[2:6, left:left + 5] == 50 * (i + 1)).all()
+        assert not row[:, left - 2:left].any()  # black gaps between and around
+    assert not row[:2].any() and not row[-2:].any()
+    assert side_by_side([torch.zeros(3, 3, 1, dtype=torch.uint8)] * 2, gap=1).shape == (5, 9, 1)  # grey stays grey
+    with pytest.raises(ValueError, match="one size"):
+        side_by_side([np.zeros((4, 5, 3), np.uint8), np.zeros((4, 6, 3), np.uint8)])
+
+
+def test_draw_box_pixel_edges_inside_the_box():
+    picture = np.zeros((10, 12, 3), np.uint8)
+    out = draw_box(picture, (2, 3, 8, 9), color=(1, 2, 3), width=2)
+    assert out is picture  # drawn in place
+    lines = picture[..., 0] == 1
+    assert lines[3:5, 2:8].all() and lines[7:9, 2:8].all()  # top and bottom rows, inside y1 = 9
+    assert lines[3:9, 2:4].all() and lines[3:9, 6:8].all()  # left and right columns, inside x1 = 8
+    assert lines.sum() == 6 * 6 - 2 * 2 and tuple(picture[3, 2]) == (1, 2, 3)
+    thin = draw_box(np.zeros((6, 6, 3), np.uint8), (1, 2, 5, 3), width=1)  # one pixel high: one row
+    assert thin[..., 0].astype(bool).sum() == 4 and thin[2, 1:5].all()
+    clipped = draw_box(np.zeros((6, 6, 3), np.uint8), (-3, -3, 20, 20))  # clipped to the picture
+    assert clipped[0].all() and clipped[-1].all() and clipped[:, 0].all() and clipped[:, -1].all()
+    assert not draw_box(np.zeros((6, 6, 3), np.uint8), (3, 3, 3, 5)).any()  # empty box: nothing
+
+
+def test_colorize_matches_matplotlib():
+    values = np.linspace(0, 1, 12).reshape(3, 4)
+    colours = colorize(values, "viridis")
+    assert colours.dtype == np.uint8 and colours.shape == (3, 4, 3)
+    assert np.array_equal(colours, colormaps["viridis"](values, bytes=True)[..., :3])
+    with pytest.raises(ValueError, match="colour map"):
+        colorize(values, "no-such-map")
+
+
+def test_overlay_blend_box_and_size():
+    image = torch.zeros(3, 16, 16, dtype=torch.uint8)
+    cam = torch.zeros(4, 4)
+    cam[1, 1] = 1.0
+    plain = overlay_cam(image, cam, opacity=0.0)
+    assert plain.dtype == np.uint8 and plain.shape == (16, 16, 3) and not plain.any()
+    heat = overlay_cam(image, cam, opacity=1.0, colormap="inferno")
+    assert heat.shape == (16, 16, 3) and heat.any()
+    boxed = overlay_cam(image, cam, opacity=0.0, box=(2, 3, 10, 12), true_box=(0, 0, 16, 16))
+    assert tuple(boxed[3, 5]) == (255, 255, 255)  # predicted box's top edge
+    assert tuple(boxed[0, 8]) == TRUE_BOX_COLOR  # true box's top edge
+    assert not boxed[6, 6].any()  # inside stays untouched
+    big = overlay_cam(torch.zeros(1, 8, 8, dtype=torch.uint8), cam, size=64, box=(0, 0, 4, 4))
+    assert big.shape == (64, 64, 3) and tuple(big[0, 10]) == (255, 255, 255)
+    with pytest.raises(ValueError, match="colour map"):
+        overlay_cam(image, cam, colormap="no-such-map")
+    with pytest.raises(ValueError, match="opacity"):
+        overlay_cam(image, cam, opacity=2)
+
+
+def test_overlay_enlarges_by_whole_pixels_like_nearest_neighbours():
+    image = torch.randint(0, 256, (3, 6, 9), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    pixels = image.permute(1, 2, 0).numpy()
+    whole = overlay_cam(image, torch.rand(3, 3), opacity=0.0, size=(24, 36))
+    assert np.array_equal(whole, enlarge(pixels, 4))
+    nearest = np.asarray(Image.fromarray(pixels).resize((36, 24), Image.Resampling.NEAREST))
+    assert np.array_equal(whole, nearest)  # the same pixels PIL's nearest gives
+    uneven = overlay_cam(image, torch.rand(3, 3), opacity=0.0, size=(20, 31))  # not whole: PIL nearest
+    assert np.array_equal(uneven, np.asarray(Image.fromarray(pixels).resize((31, 20), Image.Resampling.NEAREST)))
+    assert overlay_cam(image, torch.rand(3, 3), size=4).shape == (4, 4, 3)  # smaller: bilinear
+
+
+def test_caption_below_adds_a_band_of_text():
+    picture = np.zeros((48, 60, 3), np.uint8)
+    captioned = caption_below(picture, "cat 93%")
+    assert captioned.shape[1:] == (60, 3) and captioned.shape[0] > 48
+    assert not captioned[:48].any() and captioned[48:].any()  # the picture, then white text
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_gif_has_the_requested_frames_and_size(tmp_path, channels):
     frames = torch.randint(0, 256, (7, 40, 56, channels), dtype=torch.uint8)
@@ -103,8 +199,6 @@ def test_gif_errors_and_temp_file():
 
 
 def test_png(tmp_path):
-    from PIL import Image
-
     picture = make_grid(torch.zeros(4, 1, 8, 8))
     assert Image.open(save_png(picture, tmp_path / "g.png")).size == (16, 16)
 

@@ -1,0 +1,168 @@
+"""The CAM timeline: the map of one probe image at every epoch of a training run.
+
+Where the network looks, epoch by epoch: early maps are diffuse or on the background, later
+ones settle on the object. One batch-1 forward pass per frame.
+
+    timeline = CAMTimeline(test_set.images[7])               # uint8 (C, H, W)
+    timeline.capture(model, epoch, mean, std)                # at each epoch end
+    torch.save({"cam_timeline": timeline.state(), ...}, path)  # loads with weights_only=True
+    timeline = CAMTimeline.from_state(test_set.images[7], torch.load(path)["cam_timeline"])
+    timeline.strip(); timeline.save_gif("runs/cam.gif")
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# A module import, not names: cnnzoo.viz imports cnnzoo.cam.maps (and so this package), and a
+# module import works whichever of the two loads first.
+from cnnzoo import viz
+from cnnzoo.cam.maps import compute_cam
+from cnnzoo.cam.regions import cam_boxes
+from cnnzoo.compute import normalize
+
+
+@dataclass
+class CAMFrame:
+    epoch: float
+    map: torch.Tensor  # (h, w) raw map, on the CPU
+    class_idx: int
+    prob: float
+    method: str
+
+
+@dataclass
+class CAMTimeline:
+    """Record the CAM of one probe image at every epoch end of a training run.
+
+        timeline = CAMTimeline(test_set.images[7])          # uint8 (C, H, W)
+        for event in timeline.record(trainer.run(), trainer):
+            ...                                             # the events, unchanged
+        timeline.strip()                                    # uint8 picture, one overlay per epoch
+        timeline.save_gif("runs/cam.gif")
+
+    class_idx  fixed class to map (e.g. the probe's true label), or None for the class the
+               model predicts at each epoch (it may change while the model learns)
+    include_start  also record the untrained model, before the first step (epoch 0)
+    mean, std  the probe's normalisation; None: the trainer's training-set statistics
+
+    A frame is taken at each "eval" event that falls on a whole epoch, and at the "end" of a
+    run that stopped between epochs (not after a NaN). The map costs one batch-1 forward pass.
+    state() / from_state() carry the frames across a resumed run.
+    """
+
+    probe_image: torch.Tensor
+    class_idx: int | None = None
+    include_start: bool = False
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
+    frames: list[CAMFrame] = field(default_factory=list)
+
+    def __post_init__(self):
+        image = self.probe_image
+        if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8 or image.dim() != 3:
+            shape = tuple(image.shape) if hasattr(image, "shape") else type(image).__name__
+            raise ValueError(f"the probe image must be a uint8 (C, H, W) tensor (a dataset image or "
+                             f"cnnzoo.data.load_image's result), got {shape}")
+
+    def capture(self, model: nn.Module, epoch: float, mean, std) -> CAMFrame:
+        """Take one frame now from `model` (also usable without a Trainer)."""
+        x = normalize(self.probe_image[None], mean, std)
+        result = compute_cam(model, x, self.class_idx)
+        frame = CAMFrame(float(epoch), result.maps[0, 0].cpu(), int(result.classes[0, 0]),
+                         float(result.probs[0, 0]), result.method)
+        self.frames.append(frame)
+        return frame
+
+    # Kept until the trainer records the timeline itself (it reaches into trainer.model and
+    # trainer.train_set); new code calls capture() from the training loop.
+    def record(self, events: Iterable, trainer) -> Iterator:
+        """Yield the trainer's events unchanged, taking a frame when an epoch ends.
+
+        Closing this generator (a Stop button) closes the trainer's generator too.
+        """
+        try:
+            for event in events:
+                if self._wants_frame(event):
+                    train_set = trainer.train_set
+                    mean = self.mean if self.mean is not None else train_set.mean
+                    std = self.std if self.std is not None else train_set.std
+                    self.capture(trainer.model, event.epoch, mean, std)
+                yield event
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def _wants_frame(self, event) -> bool:
+        last = self.frames[-1].epoch if self.frames else None
+        if event.kind == "start":
+            return self.include_start and not self.frames
+        if event.kind == "eval":
+            return math.isclose(event.epoch, round(event.epoch), abs_tol=1e-6) and event.epoch != last
+        if event.kind == "end":
+            return event.reason != "nan" and event.epoch != last and event.step > 0
+        return False
+
+    def state(self) -> dict:
+        """The settings and frames as plain tensors, numbers and strings, for a checkpoint that
+        torch.load(..., weights_only=True) reads back; the probe image is not included."""
+        return {
+            "probe_shape": list(self.probe_image.shape),
+            "class_idx": self.class_idx,
+            "include_start": self.include_start,
+            "mean": _floats(self.mean),
+            "std": _floats(self.std),
+            "frames": [dict(epoch=f.epoch, map=f.map, class_idx=f.class_idx, prob=f.prob, method=f.method)
+                       for f in self.frames],
+        }
+
+    @classmethod
+    def from_state(cls, probe_image: torch.Tensor, state: dict) -> CAMTimeline:
+        """The timeline that state() described, on the same probe image, ready to go on recording."""
+        shape = list(probe_image.shape) if isinstance(probe_image, torch.Tensor) else None
+        if shape != state["probe_shape"]:
+            raise ValueError(f"this timeline was recorded on a probe image of shape {tuple(state['probe_shape'])}, "
+                             f"got {tuple(shape) if shape else type(probe_image).__name__}; give the run's own probe")
+        frames = [CAMFrame(float(f["epoch"]), f["map"], int(f["class_idx"]), float(f["prob"]), str(f["method"]))
+                  for f in state["frames"]]
+        return cls(probe_image, state["class_idx"], state["include_start"], state["mean"], state["std"], frames)
+
+    def overlays(self, *, colormap: str = "jet", opacity: float = 0.5, size=128,
+                 threshold: float | None = None, captions: bool = True, class_names=None) -> list[np.ndarray]:
+        """One overlay per frame, `size` pixels square (None: the probe's own size), with a
+        caption "ep <epoch> <class> <probability>" (class_names turn indices into names) and,
+        given a threshold, the box."""
+        if not self.frames:
+            raise ValueError("the timeline has no frames yet: record a training run first")
+        h, w = self.probe_image.shape[1:]
+        pictures = []
+        for frame in self.frames:
+            box = None if threshold is None else cam_boxes(frame.map, threshold, size=(h, w))
+            picture = viz.overlay_cam(self.probe_image, frame.map, colormap=colormap, opacity=opacity, box=box,
+                                      size=size)
+            if captions:
+                name = class_names[frame.class_idx] if class_names else str(frame.class_idx)
+                picture = viz.caption_below(picture, f"ep {frame.epoch:g} {name} {frame.prob:.0%}")
+            pictures.append(picture)
+        return pictures
+
+    def strip(self, *, gap: int = 2, **overlay_options) -> np.ndarray:
+        """All frames side by side, oldest first, `gap` black pixels around each: uint8 (H', W', 3)."""
+        return viz.side_by_side(self.overlays(**overlay_options), gap)
+
+    def save_gif(self, path=None, *, fps: float = 2.0, **overlay_options) -> Path:
+        """The frames as an animated GIF (cnnzoo.viz.save_gif), one per recorded epoch, looping.
+        path None: a new file in the temp dir, where the UI may serve it from."""
+        return viz.save_gif(self.overlays(**overlay_options), path, fps=fps)
+
+
+def _floats(values) -> list[float] | None:
+    """A mean or std (a tuple, list or tensor) as a list of floats; None stays None."""
+    return None if values is None else [float(v) for v in values]
