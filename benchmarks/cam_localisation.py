@@ -35,7 +35,7 @@ from cnnzoo.cam import PAPER_THRESHOLD, localisation_accuracy  # noqa: E402
 from cnnzoo.checkpoints import load_checkpoint  # noqa: E402
 from cnnzoo.data import load_dataset  # noqa: E402
 from cnnzoo.compute import pick_device  # noqa: E402
-from cnnzoo.train import TrainConfig, Trainer  # noqa: E402
+from cnnzoo.trainer import TrainConfig, Trainer  # noqa: E402
 
 NETS = {  # name -> (pool, downsample)
     "avg_8": ("avg", 2),

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import torch
 
-from cnnzoo.gan_train import GANConfig, GANTrainer
+from cnnzoo.gan_trainer import GANConfig, GANTrainer
 from cnnzoo.latent import sample_grid
-from cnnzoo.quality import default_scorer_path, load_classifier, reference_scores, score_generator
+from cnnzoo.checkpoints import shipped
+from cnnzoo.quality import load_classifier, reference_scores, score_generator
 from cnnzoo.viz import save_png
 
 
@@ -124,7 +125,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    scorer = Path(args.scorer) if args.scorer else default_scorer_path("digits")
+    scorer = Path(args.scorer) if args.scorer else next(iter(shipped("classifier", dataset="digits")), None)
     if scorer is None:
         raise SystemExit("no digits classifier found in checkpoints/; train one with\n  python -m train.classifier "
                          "--recipe digits-fast --image-size 32 --out runs/digits32-scorer\nand pass --scorer "

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnzoo.data import load_dataset  # noqa: E402
 from cnnzoo.recipes import RECIPES  # noqa: E402
-from cnnzoo.train import TrainConfig, Trainer  # noqa: E402
+from cnnzoo.trainer import TrainConfig, Trainer  # noqa: E402
 
 
 def seconds_to_target(config: TrainConfig, target: float, budget_s: float) -> tuple[float | None, float]:

@@ -4,7 +4,7 @@ resnet20 on 32×32 RGB images, batch 128, SGD, on this machine's CPU (or GPU if 
 
 - bare:   forward / backward / step on pre-loaded, pre-normalised tensors, nothing else
           (the limit any loop can reach; same memory format as cnnzoo's)
-- cnnzoo: cnnzoo.train.Trainer with crop + flip augmentation, metrics and events included
+- cnnzoo: cnnzoo.trainer.Trainer with crop + flip augmentation, metrics and events included
 - seeds:  the seeds' style: a torchvision Dataset of PIL images with per-sample RandomCrop,
           RandomHorizontalFlip, ToTensor, Normalize, through a DataLoader (num_workers=2)
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnzoo import create_model  # noqa: E402
 from cnnzoo.data import ImageDataset  # noqa: E402
 from cnnzoo.compute import MEMORY_FORMAT, pick_device  # noqa: E402
-from cnnzoo.train import TrainConfig, Trainer  # noqa: E402
+from cnnzoo.trainer import TrainConfig, Trainer  # noqa: E402
 
 BATCH, SIZE, MODEL = 128, 32, "resnet20"
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)

@@ -24,20 +24,23 @@ import datetime
 import functools
 import io
 import json
-import math
 import os
 import struct
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 
-from cnnzoo.files import atomic_write
+from cnnzoo.files import atomic_write, json_ready
+from cnnzoo.registry import create_model, get_entry
 
 FORMAT = "cnnzoo-checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "cnnzoo"
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # what the project ships
 
 
 # ----------------------------------------------------------------------------------------
@@ -71,29 +74,6 @@ def _git_commit(repo: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         pass
     return None
-
-
-def _json_ready(value, where: str = "meta"):
-    """Tuples -> lists, numbers from tensors -> Python numbers; anything else -> ValueError."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where} has a non-string key {key!r}; checkpoint metadata is JSON")
-            out[key] = _json_ready(item, f"{where}[{key!r}]")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity; other readers of the header would choke
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    raise ValueError(f"{where} is a {type(value).__name__}; checkpoint metadata must be JSON "
-                     f"(dicts, lists, strings, numbers, booleans, None)")
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -136,9 +116,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
     version are added. Other keys (class_names, mean, std, input_size, dataset, metrics,
     epoch, ...) must be JSON-serialisable.
     """
-    from safetensors.torch import save
-
-    meta = _json_ready(dict(meta))
+    meta = json_ready(dict(meta), "meta")
     if not isinstance(meta.get("model"), str) or not isinstance(meta.get("knobs", {}), dict):
         raise ValueError('meta needs "model" (a registry name) and "knobs" (a dict of create_model arguments)')
     meta.setdefault("knobs", {})
@@ -157,8 +135,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
 
 def _expected_shapes(meta: dict) -> dict[str, tuple[int, ...]] | None:
     """Parameter and buffer shapes of create_model(meta) built on the "meta" device (no memory)."""
-    from cnnzoo.registry import create_model
-
     try:
         with torch.device("meta"):
             reference = create_model(meta["model"], **meta["knobs"])
@@ -195,7 +171,12 @@ def _few(items: list[str], limit: int = 5) -> str:
 
 
 def _read_header(path: Path) -> tuple[dict, int]:
-    """The safetensors JSON header of `path` (validated) and where the tensor bytes start."""
+    """The safetensors JSON header of `path` (validated) and where the tensor bytes start.
+
+    safetensors.safe_open(path).metadata() reads the same header, but its errors ("header too
+    small", "incomplete metadata") do not tell a student what went wrong; these say whether the
+    file is empty, something else entirely, or cut short by a download, and what to do.
+    """
     if not path.is_file():
         raise ValueError(f"no checkpoint file at {path}")
     size = path.stat().st_size
@@ -230,7 +211,7 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     metadata = header.get("__metadata__") or {}
     if META_KEY not in metadata:
         raise ValueError(f"{path.name} is a safetensors file but not a cnnzoo checkpoint: it has no "
-                         f'"{META_KEY}" metadata saying which model it holds. Save it with cnnzoo.save_checkpoint.')
+                         f'"{META_KEY}" metadata saying which model it holds. Save it with cnnzoo.checkpoints.save_checkpoint.')
     try:
         meta = json.loads(metadata[META_KEY])
     except json.JSONDecodeError:
@@ -243,16 +224,17 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike, device="cpu") -> tuple[nn.Module, dict]:
+def load_checkpoint(path: str | os.PathLike, device="cpu", kind: str | None = None) -> tuple[nn.Module, dict]:
     """(model in eval mode on `device`, meta): the network is rebuilt with
-    create_model(meta["model"], **meta["knobs"]) and its weights loaded strictly."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    create_model(meta["model"], **meta["knobs"]) and its weights loaded strictly.
 
-    from cnnzoo.registry import create_model
-
+    kind: "classifier", "generator" or "discriminator" to refuse, with a message saying what
+    the file holds instead, a checkpoint of another kind (checked from the header alone).
+    """
     path = Path(path)
     meta = read_checkpoint_meta(path)
+    if kind is not None:
+        check_kind(meta, kind, path.name)
     try:
         state = load_file(path)
     except SafetensorError as error:
@@ -272,6 +254,45 @@ def load_checkpoint(path: str | os.PathLike, device="cpu") -> tuple[nn.Module, d
     except RuntimeError as error:  # only reached when the meta-device check could not run
         raise ValueError(f"the weights in {path.name} do not fit {meta['model']}: {error}") from error
     return model.to(device).eval(), meta
+
+
+KIND_EXAMPLES = {
+    "classifier": "a classifier from the Train tab or `python -m train.classifier` (e.g. resnet20-digits)",
+    "generator": "a GAN generator from the GAN tab or `python -m train.gan` (e.g. dcgan-digits)",
+    "discriminator": "a GAN discriminator (discriminator.safetensors of a GAN run)",
+}
+
+
+def checkpoint_kind(meta: dict) -> str:
+    """What the checkpoint holds: "classifier", "generator" or "discriminator" (its registry kind)."""
+    try:
+        return get_entry(meta["model"]).kind
+    except ValueError as error:  # a model this version of cnnzoo does not have
+        raise ValueError(f"this checkpoint's architecture cannot be built: {error}") from error
+
+
+def check_kind(meta: dict, kind: str, name: str = "this checkpoint") -> None:
+    """ValueError, saying what the file holds and what to use instead, unless it holds a `kind`."""
+    found = checkpoint_kind(meta)
+    if found != kind:
+        raise ValueError(f"{name} holds a {found} ({meta['model']}), not a {kind}; use {KIND_EXAMPLES[kind]}.")
+
+
+def shipped(kind: str | None = None, dataset: str | None = None, folder: str | os.PathLike | None = None,
+            first: str | None = None) -> list[Path]:
+    """The checkpoints in `folder` (default: CHECKPOINT_DIR, the shipped checkpoints/) of a kind and
+    trained on a dataset, by name, `first` (a file name) first. Only headers are read; files that
+    are not cnnzoo checkpoints, or name a model this version lacks, are left out."""
+    folder = Path(CHECKPOINT_DIR if folder is None else folder)
+    found = []
+    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        try:
+            meta = read_checkpoint_meta(path)
+            if (kind is None or checkpoint_kind(meta) == kind) and (dataset is None or meta.get("dataset") == dataset):
+                found.append(path)
+        except ValueError:
+            continue
+    return sorted(found, key=lambda p: p.name != first)
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writing files safely: atomic replacement, and fresh names in the temp dir.
+"""Writing files safely: atomic replacement, values made JSON-ready, fresh names in the temp dir.
 
 Every file cnnzoo writes that someone may read at the same moment (a checkpoint a second
 page is loading, a picture the web server is sending) goes through `atomic_write`: the bytes
@@ -8,9 +8,12 @@ mix; a crash mid-write leaves the old file as it was.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
+
+import torch
 
 
 def _write_all(file, data) -> None:
@@ -67,6 +70,30 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def json_ready(value, where: str = "the value"):
+    """`value` as JSON can hold it: tuples -> lists, numbers from tensors or numpy -> Python numbers,
+    NaN and infinity -> None (JSON has neither; other readers would choke); anything else -> ValueError."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where} has a non-string key {key!r}; JSON keys are strings")
+            out[key] = json_ready(item, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    raise ValueError(f"{where} is a {type(value).__name__}; it must be JSON "
+                     f"(dicts, lists, strings, numbers, booleans, None)")
 
 
 def temp_path(prefix: str, suffix: str) -> Path:

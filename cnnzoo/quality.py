@@ -11,29 +11,26 @@ Never read confidence alone: a small digits classifier is often fully confident 
 So every score is shown beside two references through the same pipeline: real test images
 (the ceiling) and uniform noise (the floor).
 
-    classifier, meta = load_classifier(default_scorer_path("digits"))
-    score_generator(G, classifier, meta, n=1000)     # SampleScore(classes 10/10, entropy 2.23, ...)
-    reference_scores(classifier, meta, "digits", image_size=32)  # {"real": ..., "noise": ...}
-    score_with_references(G, classifier, meta, "digits")         # all three
+    scorer = find_scorer("auto", "digits")            # the shipped digits classifier, or None
+    score = score_generator(G, scorer.classifier, scorer.meta, n=1000)   # SampleScore(10/10, 2.23, ...)
+    references = reference_scores(scorer.classifier, scorer.meta, "digits", image_size=32)  # real, noise
+    score_report(score, references, scorer.name)    # the dict checkpoints store and the GAN tab shows
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 
 from cnnzoo import data as datasets
-from cnnzoo.checkpoints import load_checkpoint, read_checkpoint_meta
+from cnnzoo.checkpoints import load_checkpoint, shipped
 from cnnzoo.compute import predict_logits
 from cnnzoo.latent import generate, latent_noise
-from cnnzoo.registry import get_entry
 from cnnzoo.viz import to_uint8
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-
 
 @dataclass
 class SampleScore:
@@ -78,26 +75,34 @@ def histogram_score(logits: torch.Tensor) -> SampleScore:
 
 def load_classifier(path, device="cpu") -> tuple[nn.Module, dict]:
     """(classifier in eval mode, meta) from a classifier checkpoint; ValueError for other files."""
-    model, meta = load_checkpoint(path, device)
-    if get_entry(meta["model"]).kind != "classifier":
-        raise ValueError(f"{Path(path).name} holds a {get_entry(meta['model']).kind}, not a classifier; "
-                         f"score samples with a classifier trained on the same data (e.g. digits-*.safetensors)")
+    model, meta = load_checkpoint(path, device, kind="classifier")
     for key in ("mean", "std", "input_size"):
         if key not in meta:
-            raise ValueError(f"{Path(path).name} lacks {key!r} in its metadata; save it with cnnzoo.train")
+            raise ValueError(f"{Path(path).name} lacks {key!r} in its metadata; save it with cnnzoo's trainer")
     return model, meta
 
 
-def default_scorer_path(dataset: str, folder: str | Path = CHECKPOINT_DIR) -> Path | None:
-    """The first classifier checkpoint in `folder` trained on `dataset` (by name), or None."""
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        try:
-            meta = read_checkpoint_meta(path)
-            if meta.get("dataset") == dataset and get_entry(meta["model"]).kind == "classifier":
-                return path
-        except ValueError:  # not a cnnzoo checkpoint, or an architecture this version lacks
-            continue
-    return None
+class Scorer(NamedTuple):
+    """A classifier of the generator's dataset that labels its samples, and the name scores give it."""
+
+    classifier: nn.Module
+    meta: dict
+    name: str  # the checkpoint's file name (or the path the user gave)
+
+
+def find_scorer(spec: str | None, dataset: str, device="cpu") -> Scorer | None:
+    """The classifier that scores samples of `dataset`: spec "auto" takes the shipped one trained on
+    it (None when none ships), a path takes that checkpoint, None scores nothing."""
+    if spec is None:
+        return None
+    if spec == "auto":
+        found = shipped("classifier", dataset=dataset)
+        if not found:
+            return None
+        path, name = found[0], found[0].name
+    else:
+        path, name = Path(spec), spec
+    return Scorer(*load_classifier(path, device), name=name)
 
 
 @torch.no_grad()
@@ -143,9 +148,8 @@ def reference_scores(classifier: nn.Module, meta: dict, dataset: str, image_size
     return {"real": score_images(classifier, meta, real.images), "noise": score_images(classifier, meta, noise)}
 
 
-def score_with_references(generator: nn.Module, classifier: nn.Module, meta: dict, dataset: str,
-                          n: int = 1000, seed: int = 12345) -> dict[str, SampleScore]:
-    """{"generator", "real", "noise"}: the generator's score beside the ceiling and the floor,
-    all through the same pipeline (what the GAN tab and the checkpoint card show)."""
-    return {"generator": score_generator(generator, classifier, meta, n=n, seed=seed),
-            **reference_scores(classifier, meta, dataset, image_size=generator.image_size, n=n)}
+def score_report(score: SampleScore, references: dict[str, SampleScore], scorer: str) -> dict:
+    """The generator's score beside the real-data ceiling and the noise floor, as one JSON-ready
+    dict: {**score, "scorer": name, "real": {...}, "noise": {...}}. What a generator checkpoint
+    stores, the GAN trainer's score events carry and the GAN tab shows: assembled only here."""
+    return {**score.to_dict(), "scorer": scorer, **{name: ref.to_dict() for name, ref in references.items()}}

@@ -1,7 +1,7 @@
 """Named training recipes: the papers' and seeds' settings, and the fast classroom ones.
 
 One table for the CLI (`python -m train.classifier --recipe NAME`), the Train tab's defaults
-and the benchmarks. Each recipe is a dict of cnnzoo.train.TrainConfig fields.
+and the benchmarks. Each recipe is a dict of cnnzoo.trainer.TrainConfig fields.
 """
 from __future__ import annotations
 

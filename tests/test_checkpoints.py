@@ -68,7 +68,7 @@ def test_metadata_is_one_json_string_in_the_safetensors_header(tmp_path):
 
 def test_channels_last_weights_save_and_load(tmp_path):
     model = tiny_model().to(memory_format=torch.channels_last)  # conv weights are not contiguous
-    assert not model.features[0][0].weight.is_contiguous()
+    assert not model.stage1.conv1.weight.is_contiguous()
     loaded, meta = load_checkpoint(save_checkpoint(tmp_path / "cl.safetensors", model, META))
     assert same_outputs(model, loaded) and meta["tied"] == {}
 
@@ -126,7 +126,7 @@ def test_a_crash_mid_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkey
 
 
 def test_save_refuses_weights_that_do_not_match_the_declared_model(tmp_path):
-    expected = r"width=8\): wrong shapes features\.0\.0\.weight \[4, 3, 3, 3\] \(expected \[8, 3, 3, 3\]\)"
+    expected = r"width=8\): wrong shapes head\.fc\.weight \[10, 16\] \(expected \[10, 32\]\)"
     with pytest.raises(ValueError, match=expected):
         save_checkpoint(tmp_path / "m.safetensors", tiny_model(), {**META, "knobs": {**KNOBS, "width": 8}})
     with pytest.raises(ValueError, match='"model"'):

@@ -23,7 +23,7 @@ def test_trains_writes_csv_and_checkpoint_then_resumes(tmp_path, capsys):
     assert [r["step"] for r in rows if r["kind"] == "step"][-1] == "8"  # 2 epochs x 4 steps
     model, meta = load_checkpoint(out / "last.safetensors")
     assert meta["epoch"] == 2.0
-    assert "CAM timeline:" in printed  # --cam-probe: untrained + 2 epochs
+    assert "cam_timeline:" in printed  # --cam-probe: untrained + 2 epochs
     assert iio.imread(out / "cam_timeline.gif", index=None).shape[0] == 3 and meta["train_config"]["train_subset"] == 128
 
     assert classifier.main(["--resume", str(out), "--epochs", "3"]) == 0

@@ -6,8 +6,8 @@ import threading
 import pytest
 import torch
 
-import cnnzoo.gan_train as gan_train
-from cnnzoo.gan_train import GANConfig, GANTrainer, clip_weights_, frozen
+import cnnzoo.gan_trainer as gan_trainer
+from cnnzoo.gan_trainer import GANConfig, GANTrainer, clip_weights_, frozen
 from cnnzoo.latent import load_generator, sample_grid
 from cnnzoo.registry import create_model
 from cnnzoo.quality import histogram_score, load_classifier, reference_scores, score_generator
@@ -123,7 +123,7 @@ def test_wgan_clips_every_critic_parameter_after_every_critic_step():
 
 def test_the_clipping_check_would_catch_a_missing_clip(monkeypatch):
     # The instrument above is not vacuous: without clip_weights_ it sees weights beyond c.
-    monkeypatch.setattr(gan_train, "clip_weights_", lambda module, c: None)
+    monkeypatch.setattr(gan_trainer, "clip_weights_", lambda module, c: None)
     _, _, seen, _ = _run_wgan(0.01, n_critic=2, steps=2)
     assert max(largest for d_steps, largest in seen if d_steps >= 1) > 0.01
 
@@ -186,7 +186,7 @@ def test_time_limit_ends_the_run(tmp_path):
 
 
 def test_nan_guard_ends_with_a_message(monkeypatch):
-    monkeypatch.setattr(gan_train, "to_model_range", lambda x: torch.full(x.shape, float("nan")))
+    monkeypatch.setattr(gan_trainer, "to_model_range", lambda x: torch.full(x.shape, float("nan")))
     events = run_all(GANTrainer(GANConfig(model="dcgan", steps=5, **TINY)))
     assert events[-1].kind == "end" and events[-1].reason == "nan"
     assert "learning rate" in events[-1].message
@@ -231,7 +231,7 @@ def test_histogram_score_formulas():
 @pytest.fixture(scope="module")
 def digits_classifier(tmp_path_factory):
     """A small digits classifier at the native 8×8 (~5 s); the scorer resizes 32×32 samples to it."""
-    from cnnzoo.train import TrainConfig, Trainer
+    from cnnzoo.trainer import TrainConfig, Trainer
 
     out = tmp_path_factory.mktemp("scorer")
     config = TrainConfig(model="simple_cnn", knobs={"width": 8}, dataset="digits", epochs=5, batch_size=64,
@@ -290,7 +290,7 @@ def test_cli_trains_writes_csv_gif_and_resumes(tmp_path, capsys):
             "--n-critic", "2", "--sample-every", "1", "--scorer", "none", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "WGAN on digits" in printed and "progress GIF" in printed
+    assert "WGAN on digits" in printed and "gif: " in printed
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert rows[-1]["kind"] == "end" and rows[-1]["reason"] == "done"
     assert (out / "progress.gif").exists() and (out / "generator.safetensors").exists()

@@ -7,13 +7,7 @@ import pytest
 import torch
 
 from cnnzoo.checkpoints import load_checkpoint
-from cnnzoo.train import (
-    TrainConfig,
-    Trainer,
-    confusion_matrix,
-    lr_factor,
-    write_metrics_csv,
-)
+from cnnzoo.trainer import TrainConfig, Trainer, TrainEvent, confusion_matrix, lr_factor
 
 # A tiny, fast run: 256 digits images, a narrow simple_cnn, 2 epochs of 8 steps.
 TINY = dict(model="simple_cnn", knobs={"width": 16}, dataset="digits", epochs=2, batch_size=32,
@@ -115,14 +109,14 @@ def test_stop_leaves_a_checkpoint_and_resume_is_exact(tmp_path):
 
 def test_resume_can_train_longer(tmp_path):
     run_all(Trainer(TrainConfig(**TINY, out_dir=str(tmp_path))))
-    more = Trainer(resume_from=tmp_path, epochs=3)
+    more = Trainer(resume_from=tmp_path, override={"epochs": 3})
     steps = [e.step for e in more.run() if e.kind == "step"]
     assert steps == list(range(17, 25))
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     trainer = Trainer(TrainConfig(**{**TINY, "epochs": 3}, out_dir=str(tmp_path)))
-    build = trainer._build_model
+    build = trainer.build_model
 
     def poisoned():
         model = build()
@@ -136,7 +130,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
         model.forward_head = forward_head
         return model
 
-    monkeypatch.setattr(trainer, "_build_model", poisoned)
+    monkeypatch.setattr(trainer, "build_model", poisoned)
     events = run_all(trainer)
     end = events[-1]
     assert end.kind == "end" and end.reason == "nan"
@@ -154,13 +148,13 @@ def test_confusion_matrix_counts():
 
 
 def test_metrics_csv_has_one_row_per_event(tmp_path):
-    trainer = Trainer(TrainConfig(**TINY))
-    run_all(trainer)
-    path = write_metrics_csv(trainer.history, tmp_path / "m.csv")
-    rows = list(csv.DictReader(open(path)))
-    assert len(rows) == len(trainer.history)
+    trainer = Trainer(TrainConfig(**TINY, out_dir=str(tmp_path)))
+    end = run_all(trainer)[-1]
+    rows = list(csv.DictReader(open(end.files["metrics"])))
+    assert len(rows) == len(trainer.history) and rows[-1]["kind"] == "end"
     assert {"kind", "step", "train_loss", "test_acc", "lr"} <= set(rows[0])
-    assert not list(tmp_path.glob("*.tmp"))
+    assert list(rows[0]) == TrainEvent.recorded_fields() and "history" not in rows[0]
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_validation_split_picks_the_best_checkpoint(tmp_path):

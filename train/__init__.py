@@ -1,9 +1,15 @@
-"""Command-line entry points over the cnnzoo core: `python -m train.classifier`, `python -m train.gan`."""
+"""Command-line entry points over the cnnzoo core: `python -m train.classifier`, `python -m train.gan`.
+
+Both are the same few lines around their trainer (run_cli): build it from flags or a run
+folder, run it with Ctrl-C as a clean stop, print its events, report its files.
+"""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
+from typing import Callable
 
 
 @contextmanager
@@ -22,3 +28,30 @@ def ctrl_c_stops(stop: threading.Event):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def run_cli(make_trainer: Callable, print_event: Callable) -> int:
+    """Build a trainer, run it to its end printing each event, list the run's files.
+
+    Exit codes: 0 done or stopped, 1 the loss diverged, 2 a user error (one line on stderr:
+    impossible settings, a dataset that is not on disk, a folder that is not a run).
+    """
+    try:
+        trainer = make_trainer()
+        stop = threading.Event()
+        last = None
+        with ctrl_c_stops(stop):
+            for last in trainer.run(stop):
+                print_event(last)
+    except ValueError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 2
+    print(f"\n{last.message}")
+    for role, path in (last.files or {}).items():
+        print(f"{role}: {path}")
+    return 1 if last.reason == "nan" else 0
+
+
+def progress_bar(done: float, width: int = 30) -> str:
+    filled = int(width * min(1.0, max(0.0, done)))
+    return "[" + "#" * filled + "-" * (width - filled) + "]"

@@ -2,26 +2,26 @@
 
     python -m train.classifier --recipe digits-fast
     python -m train.classifier --model resnet20 --dataset shapes --epochs 5 --out runs/r20
-    python -m train.classifier --recipe wrn-40-2-cifar10            # the seeds' WRN recipe
+    python -m train.classifier --recipe wrn-40-2-cifar10            # the WRN paper's recipe
     python -m train.classifier --resume runs/r20 --epochs 10         # continue a stopped run
     python -m train.classifier --list-recipes
 
-Writes <out>/last.safetensors (+ .state.pt for resume), best.safetensors when a validation
-split is used, and <out>/metrics.csv. Ctrl-C stops cleanly and leaves a resumable checkpoint.
+Writes the run folder (cnnzoo.runs): <out>/last.safetensors (+ last.state.pt for resume),
+best.safetensors when a validation split is used, metrics.csv, record.json, and with
+--cam-probe the CAM timeline (cam_timeline.gif and .png). Ctrl-C stops cleanly and leaves a
+resumable checkpoint.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import threading
 import time
-from pathlib import Path
 
-from train import ctrl_c_stops
 from cnnzoo.recipes import RECIPES
-from cnnzoo.train import (OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, probe_timeline, save_cam_timeline,
-                          write_metrics_csv)
+from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
+from train import progress_bar, run_cli
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.classifier", description=__doc__,
@@ -32,26 +32,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--knobs", type=json.loads, help='model knobs as JSON, e.g. \'{"dropout": 0.3}\'')
     p.add_argument("--dataset")
     p.add_argument("--dataset-path", help="image folder or .zip for --dataset folder")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--batch-size", type=int)
+    for flag, kind in [("--image-size", int), ("--epochs", float), ("--batch-size", int), ("--lr", float),
+                       ("--momentum", float), ("--weight-decay", float), ("--gamma", float), ("--warmup-epochs", float),
+                       ("--label-smoothing", float), ("--seed", int), ("--train-subset", int),
+                       ("--val-fraction", float), ("--evals-per-epoch", int)]:
+        p.add_argument(flag, type=kind)
     p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--weight-decay", type=float)
     p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--gamma", type=float)
-    p.add_argument("--warmup-epochs", type=float)
-    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--train-subset", type=int)
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--evals-per-epoch", type=int)
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
-    p.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--out", dest="out_dir", help="output directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--cam-probe", type=int, metavar="INDEX",
                    help="record the CAM of test image INDEX at every epoch: <out>/cam_timeline.gif and .png")
     p.add_argument("--resume", help="run directory or checkpoint to continue")
@@ -60,24 +52,32 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = dict(RECIPES[args.recipe]) if args.recipe else {}
-    for name in TrainConfig.__dataclass_fields__:
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
+    values.update({name: getattr(args, name) for name in TrainConfig.__dataclass_fields__
+                   if getattr(args, name, None) is not None})
     config = TrainConfig.from_dict(values)
-    config.out_dir = args.out or f"runs/{config.model}-{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config.out_dir = config.out_dir or f"runs/{config.model}-{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config
 
 
-def progress_line(event, total_epochs: float) -> str:
-    done = min(1.0, event.epoch / total_epochs) if total_epochs else 0
-    bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
-    parts = [f"[{bar}] epoch {event.epoch:6.2f}/{total_epochs:g}"]
-    if event.train_loss is not None:
-        parts.append(f"loss {event.train_loss:.4f} acc {event.train_acc:.2%}")
-    if event.images_per_s:
-        parts.append(f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s lr {event.lr:.3g}")
-    return "  ".join(parts)
+def make_trainer(args: argparse.Namespace) -> Trainer:
+    if args.resume:  # the run's own settings, but for what a resume may change
+        override = {name: getattr(args, name) for name in TrainConfig.RESUMABLE}
+        return Trainer(resume_from=args.resume, override=override)
+    return Trainer(config_from_args(args))
+
+
+def print_event(event) -> None:
+    if event.kind == "start":
+        print(event.message, flush=True)
+    elif event.kind == "step":
+        total_epochs = event.total_steps * event.epoch / event.step
+        parts = [f"{progress_bar(event.step / event.total_steps)} epoch {event.epoch:6.2f}/{total_epochs:g}",
+                 f"loss {event.train_loss:.4f} acc {event.train_acc:.2%}",
+                 f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s lr {event.lr:.3g}"]
+        print("\r" + "  ".join(parts), end="", flush=True)
+    elif event.kind == "eval" and event.epoch == int(event.epoch):
+        val = f"  val acc {event.val_acc:.2%}" if event.val_acc is not None else ""
+        print(f"\nepoch {event.epoch:g}: test loss {event.test_loss:.4f} test acc {event.test_acc:.2%}{val}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -86,46 +86,7 @@ def main(argv=None) -> int:
         for name, recipe in RECIPES.items():
             print(f"{name:20s} {json.dumps(recipe, default=list)}")
         return 0
-    try:
-        if args.resume:
-            trainer = Trainer(TrainConfig(out_dir=args.out) if args.out else None,
-                              resume_from=args.resume, epochs=args.epochs)
-            if not args.out:
-                trainer.config.out_dir = str(Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent)
-        else:
-            trainer = Trainer(config_from_args(args))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    out = Path(trainer.config.out_dir)
-    last = None
-    timeline = None
-    try:
-        events = trainer.run(stop)
-        if args.cam_probe is not None:
-            timeline = probe_timeline(trainer.config, args.cam_probe)
-            events = timeline.record(events, trainer)
-        with ctrl_c_stops(stop):
-            for event in events:
-                last = event
-                if event.kind == "start":
-                    print(event.message, flush=True)
-                elif event.kind == "step":
-                    print("\r" + progress_line(event, trainer.config.epochs), end="", flush=True)
-                elif event.kind == "eval" and event.epoch == int(event.epoch):
-                    val = f"  val acc {event.val_acc:.2%}" if event.val_acc is not None else ""
-                    print(f"\nepoch {event.epoch:g}: test loss {event.test_loss:.4f} test acc {event.test_acc:.2%}{val}", flush=True)
-    except ValueError as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = write_metrics_csv(trainer.history, out / "metrics.csv")
-    print(f"\n{last.message if last else ''}\ncheckpoint: {trainer.last_checkpoint}\nmetrics: {csv_path}")
-    if timeline is not None and timeline.frames:
-        strip, gif = save_cam_timeline(timeline, out, trainer.train_set.class_names)
-        print(f"CAM timeline: {gif} and {strip}")
-    return 1 if last is not None and last.reason == "nan" else 0
+    return run_cli(lambda: make_trainer(args), print_event)
 
 
 if __name__ == "__main__":

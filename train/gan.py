@@ -2,23 +2,22 @@
 
     python -m train.gan --model dcgan --dataset digits --out runs/dcgan-digits
     python -m train.gan --model wgan --dataset digits --steps 400 --out runs/wgan-digits
-    python -m train.gan --model dcgan --dataset fashion-mnist --image-size 64 --width 128 --epochs 5   # the seed's (GPU)
+    python -m train.gan --model dcgan --dataset fashion-mnist --image-size 64 --width 128 --epochs 5   # the tutorial's (GPU)
     python -m train.gan --resume runs/dcgan-digits --steps 3000      # continue a stopped run
 
-Writes <out>/generator.safetensors (+ discriminator.safetensors, generator.state.pt for
-resume), <out>/samples.png (the fixed-noise grid at the end), <out>/progress.gif (that grid
-over training) and <out>/metrics.csv. Ctrl-C stops cleanly and leaves a resumable run.
+Writes the run folder (cnnzoo.runs): <out>/generator.safetensors (+ discriminator.safetensors,
+generator.state.pt for resume), samples.png (the fixed-noise grid at the end), progress.gif
+(that grid over training), metrics.csv and record.json. Ctrl-C stops cleanly and leaves a
+resumable run.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from pathlib import Path
 
-from train import ctrl_c_stops
-from cnnzoo.gan_train import GAN_DATASETS, GAN_MODELS, GANConfig, GANTrainer, write_metrics_csv
+from cnnzoo.gan_trainer import GAN_DATASETS, GAN_MODELS, GANConfig, GANTrainer
+from train import progress_bar, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--score-every", type=int)
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
-    p.add_argument("--out", help="output directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--out", dest="out_dir", help="output directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--resume", help="run directory to continue")
     return p.parse_args(argv)
 
@@ -53,59 +52,34 @@ def config_from_args(args: argparse.Namespace) -> GANConfig:
     if values.get("scorer") == "none":
         values["scorer"] = None
     config = GANConfig.from_dict(values)
-    config.out_dir = args.out or f"runs/{config.model}-{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config.out_dir = config.out_dir or f"runs/{config.model}-{config.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     return config
 
 
-def progress_line(event, total_steps: int) -> str:
-    done = min(1.0, event.step / total_steps) if total_steps else 0
-    bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
-    parts = [f"[{bar}] step {event.step}/{total_steps}", f"D {event.d_loss:.3f} G {event.g_loss:.3f}"]
-    if event.wasserstein is not None:
-        parts.append(f"W {event.wasserstein:.4f}")
-    else:
-        parts.append(f"D(x) {event.d_real:.2f} D(G(z)) {event.d_fake:.2f}")
-    parts.append(f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s")
-    return "  ".join(parts)
+def make_trainer(args: argparse.Namespace) -> GANTrainer:
+    if args.resume:  # the run's own settings, but for what a resume may change
+        return GANTrainer(resume_from=args.resume, override={name: getattr(args, name) for name in GANConfig.RESUMABLE})
+    return GANTrainer(config_from_args(args))
+
+
+def print_event(event) -> None:
+    if event.kind == "start":
+        print(event.message, flush=True)
+    elif event.kind == "step":
+        parts = [f"{progress_bar(event.step / event.total_steps)} step {event.step}/{event.total_steps}",
+                 f"D {event.d_loss:.3f} G {event.g_loss:.3f}"]
+        if event.wasserstein is not None:
+            parts.append(f"W {event.wasserstein:.4f}")
+        else:
+            parts.append(f"D(x) {event.d_real:.2f} D(G(z)) {event.d_fake:.2f}")
+        parts.append(f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s")
+        print("\r" + "  ".join(parts), end="", flush=True)
+    elif event.kind == "score":
+        print(f"\nstep {event.step}: {event.message}", flush=True)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        if args.resume:
-            overrides = GANConfig(out_dir=args.out, time_limit_s=args.time_limit_s)
-            trainer = GANTrainer(overrides, resume_from=args.resume, steps=args.steps)
-            if not args.out:
-                trainer.config.out_dir = str(Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent)
-        else:
-            trainer = GANTrainer(config_from_args(args))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    out = Path(trainer.config.out_dir)
-    total_steps = None
-    last = None
-    try:
-        events = trainer.run(stop)
-        with ctrl_c_stops(stop):
-            for event in events:
-                last = event
-                if event.kind == "start":
-                    total_steps = trainer.num_steps
-                    print(event.message, flush=True)
-                elif event.kind == "step":
-                    print("\r" + progress_line(event, total_steps), end="", flush=True)
-                elif event.kind == "score":
-                    print(f"\nstep {event.step}: {event.message}", flush=True)
-    except ValueError as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = write_metrics_csv(trainer.history, out / "metrics.csv")
-    print(f"\n{last.message if last else ''}\ncheckpoint: {trainer.last_checkpoint}\n"
-          f"progress GIF: {trainer.gif_path}\nmetrics: {csv_path}")
-    return 1 if last is not None and last.reason == "nan" else 0
+    return run_cli(lambda: make_trainer(parse_args(argv)), print_event)
 
 
 if __name__ == "__main__":
