@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import cam, gan, shapes, train
+from ui import cam, gan_tab, shapes_tab, train_tab
 from ui.common import QUEUE_MAX_SIZE, serve
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
 TABS = [
-    ("Shapes", shapes.build_demo),
-    ("Train", train.build_demo),
+    ("Shapes", shapes_tab.build_demo),
+    ("Train", train_tab.build_demo),
     ("CAM", cam.build_demo),
-    ("GAN", gan.build_demo),
+    ("GAN", gan_tab.build_demo),
 ]
 
 INTRO = """

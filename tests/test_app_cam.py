@@ -480,7 +480,7 @@ def bad_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
     files["no metadata"] = (folder / "plain.safetensors", "not a cnnzoo checkpoint")
     import json
 
-    renamed = {k.replace("features.", "backbone."): v for k, v in state.items()}
+    renamed = {"backbone." + k: v for k, v in state.items()}
     save_file(renamed, folder / "renamed.safetensors", metadata={"format": "cnnzoo-checkpoint", "cnnzoo": json.dumps(meta)})
     files["renamed weights"] = (folder / "renamed.safetensors", "do not fit simple_cnn")
     wider = {**meta, "knobs": {**meta["knobs"], "width": 8}}

@@ -110,10 +110,10 @@ def test_sessions_are_apart(app_url):
 
 
 def test_degradation_preset_trains_plain_and_residual_nets_on_the_same_data(app_url, monkeypatch):
-    import ui.train
+    import ui.train_tab
 
     # The server runs in this process: shrink the preset's recipe so the test takes seconds.
-    monkeypatch.setattr(ui.train, "DEGRADATION_RECIPE", {**ui.train.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64})
+    monkeypatch.setattr(ui.train_tab, "DEGRADATION_RECIPE", {**ui.train_tab.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64})
     client = new_client(app_url)
     loss, acc, status, confusion, gallery, files, runs, timeline = client.predict(api_name="/degradation")
     assert runs["value"] == [f"{name} · digits #1" for name in ["plain20", "resnet20", "plain56", "resnet56"]]

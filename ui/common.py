@@ -5,11 +5,13 @@ Everything here is UI glue; the work itself lives in cnnzoo/.
 from __future__ import annotations
 
 import html
+import os
+import time
 from contextlib import contextmanager
 
 import gradio as gr
 
-from cnnzoo.registry import model_knobs
+from cnnzoo.registry import model_info, model_knobs
 
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
@@ -49,18 +51,35 @@ def user_errors():
         raise gr.Error(html.escape(str(err)), print_exception=False) from err
 
 
-def natural_input(model_name: str) -> tuple[int, int, int]:
-    """(channels, height, width) a registered model was designed for.
+def user_errors_in(events):
+    """The events of a core generator, with a ValueError raised inside it (a dataset missing
+    offline, a folder that is not a dataset) turned into a gr.Error as user_errors does."""
+    with user_errors():
+        yield from events
 
-    Channels come from the builder's in_channels default; the size from the family's naming
-    convention: *_imagenet nets take 224×224, *mnist* nets 28×28, the rest CIFAR's 32×32.
-    """
-    channels = model_knobs(model_name).get("in_channels", 3)
-    if "imagenet" in model_name:
-        return channels, 224, 224
-    if "mnist" in model_name:
-        return channels, 28, 28
-    return channels, 32, 32
+
+def form_number(form: dict, name: str, kind=float, label: str | None = None):
+    """The form's field `name` as a float or int; a ValueError naming the field when it is blank,
+    not a number or (for int) not whole, instead of a TypeError deep inside the core."""
+    label = label or name.replace("_", " ")
+    value = form.get(name)
+    if value is None or value == "":
+        raise ValueError(f"{label} is empty: type a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be a number, got {value!r}") from None
+    if kind is int:
+        if not number.is_integer():
+            raise ValueError(f"{label} must be a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def natural_input(model_name: str) -> tuple[int, int, int]:
+    """(channels, height, width) a registered model was designed for: its registry input_size."""
+    with user_errors():  # an unknown name, from the API
+        return model_info(model_name)["input_size"]
 
 
 def duration(seconds: float | None) -> str:
@@ -131,3 +150,64 @@ def chosen_knobs(model_name: str, values: dict) -> dict:
         for name, value in values.items()
         if name in model_knobs(model_name)
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: concurrency, streaming, outputs by name
+# ---------------------------------------------------------------------------------------------
+
+# Training is the heavy event: a deliberate number of runs at once for the whole server (a
+# Space has 2 CPU cores), each bounded in time; the rest wait in the bounded queue. The Train
+# and GAN tabs share this one limit.
+TRAIN_CONCURRENCY = dict(concurrency_id="train", concurrency_limit=int(os.environ.get("CNNZOO_TRAIN_CONCURRENCY", 2)))
+MAX_TRAIN_S = float(os.environ.get("CNNZOO_MAX_TRAIN_MINUTES", 20)) * 60
+LIGHT = dict(concurrency_limit=None)  # microseconds of work: never wait for a slot
+UPDATE_EVERY_S = 0.4  # a streaming view refreshes at most ~2.5 times a second
+
+
+class Outputs:
+    """An event's outputs by name, so a handler says what it updates instead of counting places.
+
+        TRAIN_OUTPUTS = Outputs("loss_plot", "status", "files")
+        event = btn.click(fn, ..., outputs=TRAIN_OUTPUTS.of(components))   # components: name -> component
+        yield TRAIN_OUTPUTS(status="…")        # the other outputs keep what they show (gr.skip)
+    """
+
+    def __init__(self, *names: str):
+        self.names = names
+
+    def of(self, components: dict) -> list:
+        return [components[name] for name in self.names]
+
+    def __call__(self, **values):
+        unknown = set(values) - set(self.names)
+        if unknown:
+            raise TypeError(f"not an output of this event: {', '.join(sorted(unknown))}")
+        update = tuple(values.get(name, gr.skip()) for name in self.names)
+        return update[0] if len(update) == 1 else update
+
+
+def throttled(events, shown=lambda event: event.kind == "end", every_s: float = UPDATE_EVERY_S):
+    """The events worth redrawing the page for: at most one every `every_s` seconds, plus every
+    event `shown(event)` says must show (the end, a new picture). All events still pass through
+    the trainer, so Stop and the history are exact; only the redraws are thinned."""
+    last = 0.0
+    for event in events:
+        if shown(event) or time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            yield event
+
+
+class LinePlotLines:
+    """Gradio 6.31's LinePlot keeps drawing only the lines of the first data it was given, so
+    when a line is added the plot must be reset (set to None) before the new data goes out."""
+
+    def __init__(self):
+        self.drawn: set[str] = set()
+
+    def new_lines(self, frame) -> bool:
+        """Does `frame` (long format, a "series" column) add lines to what the plot draws?"""
+        lines = set() if frame is None else set(frame["series"].unique())
+        added = bool(self.drawn) and bool(lines - self.drawn)
+        self.drawn = lines
+        return added

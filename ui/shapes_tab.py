@@ -1,6 +1,6 @@
 """The Shapes tab: pick a network and an input, see every layer's shape, parameters and MACs.
 
-Run alone with `python -m ui.shapes`; app.py renders `build_demo()` as its first tab.
+Run alone with `python -m ui.shapes_tab`; app.py renders `build_demo()` as its first tab.
 
 Handlers are thin adapters over cnnzoo.trace. Models are built per request on PyTorch's
 "meta" device: tensors with a shape and no memory, so tracing even WRN-1000-20 (6.4 B
@@ -16,7 +16,9 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from cnnzoo import create_model, list_models, model_knobs
 from cnnzoo.trace import TraceResult, reduction_arithmetic, trace
-from ui.common import KNOBS, chosen_knobs, human, knob_controls, knob_updates, natural_input, serve, user_errors
+from ui.common import (
+    KNOBS, LIGHT, chosen_knobs, form_number, human, knob_controls, knob_updates, natural_input, serve, user_errors,
+)  # fmt: skip
 
 # Every trace event shares one pool of workers. The work is Python-bound (GIL), so more
 # threads would not finish sooner; four let a quick request overlap a slow one (a 1,000-layer
@@ -34,35 +36,18 @@ def default_model() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def trace_model(
-    model_name: str,
-    input_channels: int,
-    input_height: int,
-    input_width: int,
-    depth: int,
-    widen_factor: int,
-    growth_rate: int,
-    reduction: float,
-    bottleneck: bool,
-    dropout: float,
-    shortcut: str,
-    pool: str,
-    width: int,
-    downsample: int,
-    num_classes: int,
-):
-    """Trace `model_name` built with these knobs (those it lacks are ignored) on one input.
+def trace_model(**form):
+    """Trace the network `model_name` built with the form's knobs (those it lacks are ignored) on one
+    input_channels × input_height × input_width input. The parameters are the form's fields:
+    model_name, input_channels, input_height, input_width and the knobs (depth, widen_factor, …).
 
     Returns the per-layer table, the totals (Markdown) and the feature-map-size figure.
     """
-    knob_values = dict(
-        depth=depth, widen_factor=widen_factor, growth_rate=growth_rate, reduction=reduction,
-        bottleneck=bottleneck, dropout=dropout, shortcut=shortcut, pool=pool, width=width,
-        downsample=downsample, num_classes=num_classes,
-    )  # fmt: skip
     with user_errors():  # an unknown name, from the API
-        knobs = chosen_knobs(model_name, knob_values)
-    return _trace_view(model_name, knobs, (input_channels, input_height, input_width))
+        model_name = form["model_name"]
+        knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
+        input_size = tuple(form_number(form, f"input_{side}", int) for side in ("channels", "height", "width"))
+    return _trace_view(model_name, knobs, input_size)
 
 
 def select_model(model_name: str):
@@ -239,8 +224,10 @@ def build_demo() -> gr.Blocks:
         triggers = [event for c in number_inputs for event in (c.submit, c.blur)]
         triggers += [c.input for c in knob_inputs if isinstance(c, (gr.Radio, gr.Checkbox))]
         triggers += [c.release for c in knob_inputs if isinstance(c, gr.Slider)]
+        form = {"model_name": model, "input_channels": channels, "input_height": height, "input_width": width,
+                **{name: knobs[name] for name in KNOBS}}
         gr.on(
-            triggers, trace_model, inputs=[model, channels, height, width, *knob_inputs], outputs=view,
+            triggers, trace_model, inputs_kwargs=form, outputs=view,
             api_name="trace", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY,
         )  # fmt: skip
 
@@ -248,8 +235,7 @@ def build_demo() -> gr.Blocks:
         gr.on(
             [*(c.change for c in reduction_inputs), demo.load], reduction_calculator,
             inputs=reduction_inputs, outputs=reduction_out, api_name="reduction",
-            trigger_mode="always_last", show_progress="hidden",
-            concurrency_limit=None,  # microseconds of arithmetic: never wait for a slot
+            trigger_mode="always_last", show_progress="hidden", **LIGHT,  # microseconds of arithmetic
         )  # fmt: skip
     return demo
 

@@ -1,0 +1,497 @@
+"""The GAN tab: train a DCGAN or WGAN live, then sample from a generator and walk its latent space.
+
+Run alone with `python -m ui.gan_tab`; app.py renders `build_demo()` as a tab.
+
+Training adapts cnnzoo.gan_trainer: its events become rows of two line plots, the fixed-noise
+sample grid, the live quality score and a status line, a few updates a second at most. It
+shares the server's heavy-job limit with the Train tab (TRAIN_CONCURRENCY) and the page's one
+training slot and Stop (ui/sessions.py). Generating adapts cnnzoo.latent (sample_grid, walk):
+light, on its own concurrency id with a generous limit, and with capped grid and walk sizes so
+no request can hog the server. Pictures are enlarged by whole pixels (sharp digits, exact
+clicks) and go out as files in the page's folder (gradio rewrites content-hashed arrays on
+every request).
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from cnnzoo.cache import KeyedCache
+from cnnzoo.gan_trainer import (
+    GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, FINAL_SCORE_SAMPLES, GANConfig, GANTrainer, expected_seconds,
+)  # fmt: skip
+from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
+from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
+from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png
+from ui.common import (
+    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, duration, form_number, serve, throttled,
+    user_errors, user_errors_in,
+)  # fmt: skip
+from ui.library import ModelLibrary, file_key
+from ui.sessions import Session, end_session, session_for, stop_training, unique_name
+
+# Sampling and walks take milliseconds to a second: many at once, never behind training.
+GENERATE_CONCURRENCY = dict(concurrency_id="gan_generate", concurrency_limit=8)
+MAX_GRID_SIDE = 12  # at most 12×12 = 144 samples per grid
+MAX_FRAMES = 64  # frames of a latent walk
+MAX_WIDTH = 128  # the paper's generator width; wider nets are GPU work and gigabytes of memory
+GIF_SCALE = 4  # a walk of one 32×32 sample is a 36×36 GIF: shown 4× larger, by whole pixels
+SCORER = "auto"  # the classifier that scores samples: "auto" is the shipped one of the generator's dataset
+
+GENERATORS = ModelLibrary("generator", trained=lambda session: dict(session.generators), load=load_generator,
+                          uploads="gan-uploads", default="dcgan-digits.safetensors")
+_scores = KeyedCache(max_entries=32)  # a generator file's measured score, when its checkpoint has none
+
+TRAIN_OUTPUTS = Outputs("losses", "second", "status", "live_grid", "live_score", "progress_gif", "train_files", "generator")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: the generator beside real images (the ceiling) and noise (the floor)
+# ---------------------------------------------------------------------------------------------
+
+
+def generator_score(path: Path, generator, meta: dict) -> dict | None:
+    """The score stored in the checkpoint (measured at the end of training), else measured now with
+    the scorer of its dataset (once per file for the whole server), else None."""
+    if meta.get("score") and meta["score"].get("real"):
+        return meta["score"]
+
+    def measure():
+        scorer = find_scorer(SCORER, meta.get("dataset", ""))
+        if scorer is None:
+            return None
+        score = score_generator(generator, scorer.classifier, scorer.meta, n=FINAL_SCORE_SAMPLES)
+        references = reference_scores(scorer.classifier, scorer.meta, meta["dataset"], image_size=generator.image_size)
+        return score_report(score, references, scorer.name)
+
+    return _scores.get((file_key(path), SCORER), measure)
+
+
+SCORE_NOTE = ("Real test images are the ceiling, uniform noise the floor. *classes*: how many digits appear as the "
+              "classifier's top-1 label; *entropy* of that class histogram (ln 10 = 2.30: perfectly balanced); "
+              "*conf.*: the mean top-1 probability. Never read confidence alone: the classifier is often fully "
+              "confident on pure noise.")
+
+
+def score_text(score: dict | None, title: str = "generator") -> str:
+    """The score report (quality.score_report) as a table: classes among top-1, entropy, confidence."""
+    if not score:
+        return "**Quality**: no classifier of this dataset ships in checkpoints/, so samples cannot be scored here."
+    lines = ["| images | classes | entropy | conf. |", "|---|---|---|---|"]
+    for name, s in {title: score, "real (ceiling)": score.get("real"), "noise (floor)": score.get("noise")}.items():
+        if s:
+            lines.append(f"| {name} | {s['classes_present']} / {s.get('num_classes', 10)} | {s['entropy']:.2f} "
+                         f"| {s['confidence']:.2f} |")
+    judge = f" (classifier `{Path(str(score['scorer'])).name}`)" if score.get("scorer") else ""
+    return f"**Quality** of the samples{judge}:\n\n" + "\n".join(lines) + f"\n\n{SCORE_NOTE}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+
+def make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every) -> GANConfig:
+    """GANConfig from the form; ValueError naming the field for blank or impossible settings."""
+    form = dict(image_size=image_size, width=width, steps=steps, lr=lr, clip=clip, n_critic=n_critic, seed=seed,
+                sample_every=sample_every)
+    width = form_number(form, "width", int)
+    if width > MAX_WIDTH:
+        raise ValueError(f"width {width} is too wide for this server: at most {MAX_WIDTH} (the paper's); 20 trains "
+                         f"on a CPU in minutes. Train wider nets with `python -m train.gan --width {width}` on a GPU.")
+    config = GANConfig(
+        model=model, dataset=dataset, image_size=form_number(form, "image_size", int, "image size"), width=width,
+        steps=form_number(form, "steps", int) if steps not in (None, "") else None,
+        lr=form_number(form, "lr", float, "learning rate") if lr not in (None, "", 0) else None,
+        clip=form_number(form, "clip", float, "clip c"), n_critic=form_number(form, "n_critic", int, "n_critic"),
+        seed=form_number(form, "seed", int), sample_every=form_number(form, "sample_every", int, "samples every"),
+        scorer=SCORER, time_limit_s=MAX_TRAIN_S,
+    )  # fmt: skip
+    config.validate()
+    return config
+
+
+def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 32, width: int = 20,
+              steps: int | None = None, lr: float | None = None, clip: float = 0.01, n_critic: int = 5,
+              seed: int = 0, sample_every: int = 50, request: gr.Request = None):
+    """Train a DCGAN or WGAN; streams (losses plot, D outputs / Wasserstein plot, status, sample grid,
+    score), then the progress GIF, the files and the generator list. lr None: the paper's; steps
+    None: the default; the sample grid (and a GIF frame) every `sample_every` steps."""
+    with user_errors():
+        config = make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every)
+    session = session_for(request)
+    with session.training() as stop:
+        name = unique_name(f"{config.model} · {config.dataset}", session.generators)
+        trainer = GANTrainer(dataclasses.replace(config, out_dir=str(session.new_run_dir(f"gan-{uuid.uuid4().hex[:8]}"))))
+        header = expectation(name, config, trainer.device)
+        yield TRAIN_OUTPUTS(losses=None, second=None, status=header, live_grid=None, progress_gif=None, train_files=None,
+                            live_score="" if config.scorer else score_text(None))
+        lines, event, shown = LinePlotLines(), None, {}
+        for event in throttled(user_errors_in(trainer.run(stop)), shown=lambda e: e.kind != "step"):
+            if event.kind == "end":
+                break
+            header = f"{header}<br>{event.message}" if event.kind == "start" else header
+            update = training_view(name, event, header, session)
+            shown.update(update)
+            if lines.new_lines(update["losses"]):
+                yield TRAIN_OUTPUTS(losses=None, second=None)
+            yield TRAIN_OUTPUTS(**update)
+        # The last grid and score again: a client reads the final update only.
+        yield TRAIN_OUTPUTS(**{**shown, **finished_view(name, event, session)})
+
+
+def training_view(name: str, event, header: str, session: Session) -> dict:
+    """The plots and status for one event; a new sample grid or score when the event brings one."""
+    losses, second = loss_frames(event.history, event)
+    update = dict(losses=losses, second=second, status=header if event.kind == "start" else status_line(name, event))
+    if event.kind == "sample":
+        update["live_grid"] = show_picture(event.samples, session, "grid")
+    if event.kind == "score":
+        update["live_score"] = score_text(event.score, f"step {event.step}")
+    return update
+
+
+def finished_view(name: str, end, session: Session) -> dict:
+    """The end of a run: its checkpoint joins the generator list; the GIF and the files. (The final
+    score came as the last "score" event, before the end; there is none after a Stop.)"""
+    if end is None or end.checkpoint is None:  # diverged before the first checkpoint
+        return dict(status=f"**{name}** stopped: {end.message if end else 'no end'}")
+    session.generators[name] = end.checkpoint
+    files = [end.files[role] for role in ("generator", "gif", "discriminator", "metrics") if role in end.files]
+    losses, second = loss_frames(end.history, end)
+    return dict(losses=losses, second=second, status=end_line(name, end), progress_gif=end.gif, train_files=files,
+                generator=gr.update(choices=GENERATORS.choices(session), value=f"run:{name}"))
+
+
+def expectation(name: str, config: GANConfig, device: torch.device) -> str:
+    """The first status line: the run's length and expected CPU time, and a warning when that is long."""
+    steps = config.steps or DEFAULT_STEPS[config.model]
+    guess = expected_seconds(config, device)
+    expect = f"expected about {duration(guess)} on this CPU" if guess is not None else f"on {device}"
+    warning = ""
+    if guess is not None and (config.width > 64 or guess > 600):
+        warning = (f" ⚠ **slow**: width {config.width} at {config.image_size}×{config.image_size} is GPU work; "
+                   f"width 20 at 32×32 trains in about 3 minutes on a laptop CPU.")
+    if guess is not None and guess > MAX_TRAIN_S:
+        warning += f" This server stops runs after {MAX_TRAIN_S / 60:g} minutes (the checkpoint is kept)."
+    return f"**{name}**: loading the data · {steps} steps, {expect}.{warning}"
+
+
+def loss_frames(history: list[dict], event) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Long-format rows (step, value, series): the two losses; D's outputs (DCGAN) or the
+    Wasserstein estimate (WGAN)."""
+    steps = [h for h in history if h["kind"] == "step"]
+    if not steps:
+        return None, None
+    frame = pd.DataFrame(steps)
+    wgan = frame["wasserstein"].notna().any()
+
+    def rows(column, series):
+        return pd.DataFrame({"step": frame["step"], "value": frame[column], "series": series})
+
+    losses = pd.concat([rows("d_loss", "critic loss" if wgan else "discriminator loss"),
+                        rows("g_loss", "generator loss")], ignore_index=True)
+    if wgan:
+        return losses, rows("wasserstein", "Wasserstein estimate")
+    return losses, pd.concat([rows("d_real", "D(x), real"), rows("d_fake", "D(G(z)), fake")], ignore_index=True)
+
+
+def status_line(name: str, event) -> str:
+    last = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
+    parts = [f"**{name}**", f"step {event.step} / {event.total_steps}"]
+    if last:
+        parts += [f"{last['images_per_s']:,.0f} images/s", f"ETA {duration(last['eta_s'])}"]
+        if last.get("wasserstein") is not None:
+            parts.append(f"W estimate {last['wasserstein']:.4f}")
+    parts.append(str(event.device))
+    return " · ".join(parts)
+
+
+def end_line(name: str, event) -> str:
+    why = {"done": "finished", "stopped": "stopped", "nan": "stopped: the losses diverged",
+           "time_limit": f"reached this server's {MAX_TRAIN_S / 60:g}-minute limit"}.get(event.reason, event.reason)
+    return f"**{name}** {why} · {event.message}. Its generator is now in the **generator** list below."
+
+
+# ---------------------------------------------------------------------------------------------
+# Generating: sample grids, latent walks
+# ---------------------------------------------------------------------------------------------
+
+
+def display_scale(image_size: int) -> int:
+    """Grids of 32×32 samples are shown 2× (about 550 px for 8×8), of 64×64 samples as they are."""
+    return max(1, 64 // int(image_size))
+
+
+def show_picture(picture: torch.Tensor, session: Session, kind: str, scale: int = 2) -> str:
+    """A uint8 (H, W, C) picture enlarged `scale`× by whole pixels, as a new PNG of the page."""
+    path = session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}.png"
+    return str(save_png(enlarge(picture, scale), path))
+
+
+def checked_side(value) -> int:
+    side = form_number({"samples a side": value}, "samples a side", int)
+    if not 1 <= side <= MAX_GRID_SIDE:
+        raise ValueError(f"the grid is 1 to {MAX_GRID_SIDE} samples a side, got {value}")
+    return side
+
+
+def generator_text(key: str, session: Session) -> str:
+    """What the chosen generator is, and how good its samples are."""
+    with user_errors():
+        path = GENERATORS.path(key, session)
+        generator, meta = GENERATORS.load(key, session)
+        score = generator_score(path, generator, meta)
+    params = sum(p.numel() for p in generator.parameters())
+    title = key.partition(":")[2].removesuffix(".safetensors")
+    about = (f"**{title}**: {str(meta.get('gan', 'gan')).upper()} generator of {meta.get('dataset', '?')}, "
+             f"{meta['image_size']}×{meta['image_size']}, latent dimension {generator.latent_dim}, "
+             f"{params / 1e6:.2f}M parameters, trained {meta.get('steps', '?')} steps.")
+    return f"{about}\n\n{score_text(score)}"
+
+
+def gan_sample(generator: str, seed: int = 0, grid_side: int = 8, request: gr.Request = None):
+    """A grid of grid_side² samples from latent_noise(seed, grid_side²). Returns (grid PNG path,
+    about the generator and its score, what was drawn (for picking samples by clicking))."""
+    session = session_for(request)
+    with user_errors():
+        side, seed = checked_side(grid_side), form_number({"seed": seed}, "seed", int)
+        G, _ = GENERATORS.load(generator, session)
+    scale = display_scale(G.image_size)
+    picture = show_picture(sample_grid(G, seed=seed, n=side * side, nrow=side), session, "grid", scale)
+    shown = dict(generator=generator, seed=seed, side=side, image_size=G.image_size, scale=scale)
+    return picture, generator_text(generator, session), shown
+
+
+def latent_point(seed: int, sample: int, side: int, latent_dim: int) -> torch.Tensor:
+    """Sample #`sample` of the grid of `seed` (side² samples): the same z as in gan_sample."""
+    n = side * side
+    if not 0 <= int(sample) < n:
+        raise ValueError(f"sample # must be from 0 to {n - 1} (a {side}×{side} grid), got {sample}")
+    return latent_noise(int(seed), n, latent_dim)[int(sample)]
+
+
+def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, end_seed: int = 2,
+                    end_sample: int = 0, grid_side: int = 8, mode: str = "slerp", num_frames: int = 16,
+                    request: gr.Request = None):
+    """Walk from one latent point to another: sample #i of the grid of a seed (grid_side² samples,
+    as gan_sample draws them). Returns (strip PNG path, GIF path, [strip, GIF]); the GIF has
+    num_frames frames of (S + 4)·GIF_SCALE pixels a side for S×S samples."""
+    session = session_for(request)
+    with user_errors():
+        side, frames = checked_side(grid_side), form_number({"frames": num_frames}, "frames", int)
+        if not 2 <= frames <= MAX_FRAMES:
+            raise ValueError(f"a walk has 2 to {MAX_FRAMES} frames (both ends included), got {num_frames}")
+        G, _ = GENERATORS.load(generator, session)
+        z0 = latent_point(start_seed, start_sample, side, G.latent_dim)
+        z1 = latent_point(end_seed, end_sample, side, G.latent_dim)
+        samples = walk(G, z0, z1, frames, mode)[:, 0]  # (T, C, S, S)
+    tag = f"walk-{mode}-{uuid.uuid4().hex[:10]}"
+    strip = show_picture(make_grid(samples, nrow=min(frames, 16), **SAMPLE_GRID_STYLE), session, tag,
+                         display_scale(G.image_size))  # rows of 16 frames
+    gif_frames = torch.stack([enlarge(make_grid(sample[None], **SAMPLE_GRID_STYLE), GIF_SCALE) for sample in samples])
+    gif = str(save_gif(gif_frames, Path(strip).with_suffix(".gif"), fps=12))
+    return strip, gif, [strip, gif]
+
+
+def gan_upload(file: str | None, request: gr.Request = None):
+    """Keep an uploaded generator (.safetensors) for this page, check it, and select it."""
+    if file is None:
+        raise gr.Error("Choose a generator checkpoint (.safetensors), e.g. the GAN tab's download.")
+    session = session_for(request)
+    with user_errors():
+        key = GENERATORS.keep_upload(session, file)
+    return gr.update(choices=GENERATORS.choices(session), value=key)
+
+
+def pick_sample(shown: dict | None, picking: str, evt: gr.SelectData, request: gr.Request):
+    """A click on the grid: the sample under it becomes the start (first click) or the end
+    (second click) of the walk. Returns the four endpoint fields, the next pick and a hint."""
+    skip = gr.skip()
+    if not shown or evt is None or evt.index is None:
+        return skip, skip, skip, skip, picking, "Draw a grid first, then click two samples."
+    x, y = evt.index[0], evt.index[1]
+    scale = shown["scale"]
+    index = grid_index(y // scale, x // scale, shown["side"] ** 2, shown["image_size"], nrow=shown["side"],
+                       padding=SAMPLE_GRID_STYLE["padding"])
+    if index is None:
+        return skip, skip, skip, skip, picking, "That was a line between samples: click inside one."
+    if picking != "end":  # "start", or "walk" after a finished pair
+        return (shown["seed"], index, skip, skip, "end",
+                f"Start: sample #{index} of seed {shown['seed']}. Now click the end sample.")
+    return (skip, skip, shown["seed"], index, "walk", f"End: sample #{index} of seed {shown['seed']}. Walking…")
+
+
+def refresh_generators(current: str | None, request: gr.Request):
+    choices = GENERATORS.choices(session_for(request))
+    keys = [key for _, key in choices]
+    return gr.update(choices=choices, value=current if current in keys else (keys[0] if keys else None))
+
+
+def walk_if_end(picking: str, *walk_inputs, request: gr.Request = None):
+    """After a click: walk once both ends are picked ("walk"; the next click is a new start)."""
+    if picking != "walk":
+        return gr.skip(), gr.skip(), gr.skip()
+    return gan_interpolate(*walk_inputs, request=request)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout and events
+# ---------------------------------------------------------------------------------------------
+
+
+def training_controls() -> dict:
+    """The training form (the parameters of gan_train, by name) and its buttons."""
+    c = {}
+    c["model"] = gr.Radio(list(GAN_MODELS), value="dcgan", label="model",
+                          info="DCGAN: BCE, Adam 2e-4, β1 0.5 · WGAN: critic, RMSprop 5e-5, clipping")
+    c["dataset"] = gr.Dropdown(list(GAN_DATASETS), value="digits", label="dataset",
+                               info="digits and shapes are built in; MNIST and Fashion-MNIST are read from ./data")
+    with gr.Row():
+        c["image_size"] = gr.Radio([32, 64], value=32, label="image size", min_width=120)
+        c["width"] = gr.Number(20, label="width", precision=0, minimum=1, min_width=90, info="20: CPU · 128: the paper (GPU)")
+    with gr.Row():
+        c["steps"] = gr.Number(DEFAULT_STEPS["dcgan"], label="steps", precision=0, minimum=1, min_width=90,
+                               info="generator updates")
+        c["lr"] = gr.Number(None, label="learning rate", minimum=0, min_width=90,
+                            info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
+    with gr.Row(visible=False) as c["wgan_row"]:
+        c["clip"] = gr.Number(0.01, label="clip c", minimum=0, maximum=1, min_width=90,
+                              info="0.01 the paper · 0.005 the WGAN tutorial")
+        c["n_critic"] = gr.Number(5, label="n_critic", precision=0, minimum=1, maximum=100, min_width=90,
+                                  info="critic steps per G step")
+    with gr.Row():
+        c["seed"] = gr.Number(0, label="seed", precision=0, min_width=90)
+        c["sample_every"] = gr.Number(50, label="samples every", precision=0, minimum=1, min_width=90,
+                                      info="steps (a GIF frame)")
+    with gr.Row():
+        c["train_btn"] = gr.Button("Train", variant="primary")
+        c["stop_btn"] = gr.Button("Stop", variant="stop")
+    return c
+
+
+def training_view_components() -> dict:
+    c = {"status": gr.Markdown("Press **Train** to start.", elem_id="gan-status")}
+    with gr.Row():
+        c["losses"] = gr.LinePlot(x="step", y="value", color="series", label="losses", y_title="loss")
+        c["second"] = gr.LinePlot(x="step", y="value", color="series", y_title="mean output",
+                                  label="D(x) and D(G(z)): the discriminator's outputs")
+    with gr.Row(equal_height=False):
+        c["live_grid"] = gr.Image(label="fixed-noise samples (live)", type="filepath", interactive=False,
+                                  buttons=["download", "fullscreen"], elem_id="gan-live")
+        with gr.Column():
+            c["live_score"] = gr.Markdown(elem_id="gan-live-score", elem_classes=["cnnzoo-table"])
+            c["progress_gif"] = gr.Image(label="the fixed-noise samples over training (GIF)", type="filepath",
+                                         interactive=False, buttons=["download"])
+            c["train_files"] = gr.File(label="downloads: generator, GIF, discriminator, metrics", file_count="multiple",
+                                       interactive=False, height=140)
+    return c
+
+
+def generating_components() -> dict:
+    c = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            c["generator"] = gr.Dropdown([], label="generator", elem_id="gan-generator", allow_custom_value=True,
+                                         info="shipped, trained on this page, or uploaded")
+            c["upload"] = gr.File(label="upload a generator (.safetensors)", file_types=[".safetensors"], height=100)
+            with gr.Row():
+                c["sample_seed"] = gr.Number(0, label="seed", precision=0, min_width=90)
+                c["grid_side"] = gr.Slider(1, MAX_GRID_SIDE, value=8, step=1, label="samples a side", min_width=120)
+            c["sample_btn"] = gr.Button("Sample", variant="primary")
+            c["about"] = gr.Markdown(elem_id="gan-about", elem_classes=["cnnzoo-table"])
+        with gr.Column(scale=1):
+            c["grid"] = gr.Image(label="samples: click one for the start of a walk, another for its end", type="filepath",
+                                 interactive=False, buttons=["download", "fullscreen"], elem_id="gan-grid")
+        with gr.Column(scale=1, min_width=280):
+            with gr.Row():
+                c["start_seed"] = gr.Number(1, label="start seed", precision=0, min_width=80)
+                c["start_sample"] = gr.Number(0, label="start sample #", precision=0, minimum=0, min_width=80)
+            with gr.Row():
+                c["end_seed"] = gr.Number(2, label="end seed", precision=0, min_width=80)
+                c["end_sample"] = gr.Number(0, label="end sample #", precision=0, minimum=0, min_width=80)
+            c["mode"] = gr.Radio([("linear", "linear"), ("spherical (slerp)", "slerp")], value="slerp",
+                                 label="interpolation", info="slerp stays on the shell |z| ≈ √d where the samples live")
+            c["num_frames"] = gr.Slider(2, MAX_FRAMES, value=16, step=1, label="frames")
+            c["walk_btn"] = gr.Button("Interpolate", variant="primary")
+            c["hint"] = gr.Markdown("")
+    with gr.Row(equal_height=False):
+        c["strip"] = gr.Image(label="the walk, frame by frame", type="filepath", interactive=False,
+                              buttons=["download", "fullscreen"], elem_id="gan-strip", scale=3)
+        c["walk_gif"] = gr.Image(label="the walk (GIF)", type="filepath", interactive=False, buttons=["download"],
+                                 elem_id="gan-walk", scale=1)
+    c["walk_files"] = gr.File(label="downloads: strip (.png) and GIF", file_count="multiple", interactive=False, height=120)
+    return c
+
+
+def select_model(name):
+    return (gr.update(visible=name == "wgan"), gr.update(value=DEFAULT_STEPS[name]),
+            gr.update(info=f"blank or 0: the paper's ({PAPER_LR[name]:g})"),
+            gr.update(label="the Wasserstein estimate (−critic loss): falls as samples improve"
+                      if name == "wgan" else "D(x) and D(G(z)): the discriminator's outputs"))
+
+
+TRAIN_INPUTS = ("model", "dataset", "image_size", "width", "steps", "lr", "clip", "n_critic", "seed", "sample_every")
+SAMPLE_INPUTS = ("generator", "sample_seed", "grid_side")
+WALK_INPUTS = ("generator", "start_seed", "start_sample", "end_seed", "end_sample", "grid_side", "mode", "num_frames")
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="cnnzoo · GAN") as demo:
+        gr.Markdown(
+            "## Train a GAN\nA generator learns to draw digits from noise while a discriminator (DCGAN) or "
+            "critic (WGAN) learns to tell them from real ones. The defaults (width 20, 32×32 digits) show all "
+            "ten digits within about a minute on a laptop CPU. **Stop** keeps a checkpoint."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=280):
+                c = training_controls()
+            with gr.Column(scale=2):
+                c.update(training_view_components())
+        gr.Markdown("## Generate\nSample a grid from a seed, then walk between two samples: type two seeds and "
+                    "sample numbers, or **click two samples** of the grid.")
+        c.update(generating_components())
+        c["shown"] = gr.State(None)  # what the grid shows: generator, seed, side, sizes (for clicks)
+        c["picking"] = gr.State("start")
+
+        def by_name(names):
+            return [c[name] for name in names]
+
+        # --- training ---
+        c["model"].change(select_model, c["model"], by_name(["wgan_row", "steps", "lr", "second"]),
+                          api_visibility="private", **LIGHT)
+        train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
+                                           **TRAIN_CONCURRENCY)
+        c["stop_btn"].click(stop_training, None, c["status"], api_name="gan_stop", **LIGHT)
+
+        # --- generating ---
+        sample = dict(fn=gan_sample, inputs=by_name(SAMPLE_INPUTS), outputs=by_name(["grid", "about", "shown"]),
+                      **GENERATE_CONCURRENCY)
+        c["sample_btn"].click(**sample, api_name="gan_sample")
+        c["generator"].input(**sample, api_visibility="private")
+        c["upload"].upload(gan_upload, c["upload"], c["generator"], api_name="gan_upload", **GENERATE_CONCURRENCY).success(
+            **sample, api_visibility="private")
+        train_event.then(**sample, api_visibility="private")
+        walk_outputs = by_name(["strip", "walk_gif", "walk_files"])
+        c["walk_btn"].click(gan_interpolate, by_name(WALK_INPUTS), walk_outputs, api_name="interpolate",
+                            **GENERATE_CONCURRENCY)
+        c["grid"].select(pick_sample, by_name(["shown", "picking"]),
+                         by_name(["start_seed", "start_sample", "end_seed", "end_sample", "picking", "hint"]),
+                         api_visibility="private", **LIGHT).success(
+            walk_if_end, [c["picking"], *by_name(WALK_INPUTS)], walk_outputs, api_visibility="private",
+            **GENERATE_CONCURRENCY)
+        demo.load(refresh_generators, c["generator"], c["generator"], api_visibility="private", **LIGHT).success(
+            **sample, api_visibility="private")
+        demo.unload(end_session)
+    return demo
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    serve(demo)
