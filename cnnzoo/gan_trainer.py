@@ -43,13 +43,13 @@ import torch
 import torch.nn as nn
 
 from cnnzoo import data as datasets
-from cnnzoo.checkpoints import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
 from cnnzoo.compute import MEMORY_FORMAT, pick_device, seeded_generator
 from cnnzoo.files import temp_path
 from cnnzoo.latent import generate, latent_noise
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.registry import create_model
-from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches
+from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBase, open_run
 from cnnzoo.viz import SAMPLE_GRID_STYLE, make_grid, save_gif
 
 GAN_MODELS = ("dcgan", "wgan")
@@ -245,7 +245,7 @@ def resume_files(path: str | Path) -> Path:
     return folder
 
 
-class GANTrainer:
+class GANTrainer(TrainerBase):
     """One DCGAN or WGAN run. `run()` is the generator of GANEvents.
 
     resume_from: a run folder (holding generator.safetensors) or that checkpoint's path;
@@ -255,16 +255,9 @@ class GANTrainer:
 
     def __init__(self, config: GANConfig | None = None, *, resume_from: str | Path | None = None,
                  override: dict | None = None):
-        state, self.resume_dir = {}, None
-        if resume_from is not None:
-            self.resume_dir = resume_files(resume_from)
-            state = load_training_state(RunDir(self.resume_dir).state_path(GENERATOR_FILE))
-            stored = GANConfig.from_dict({**state["config"], "out_dir": str(self.resume_dir)})
-            config = stored.resumed(override)
-        elif override:
-            raise ValueError("override= is for resumed runs; put the settings in the config")
-        config = config or GANConfig()
-        config.validate()
+        self.resume_dir = resume_files(resume_from) if resume_from is not None else None
+        resume = (self.resume_dir, RunDir(self.resume_dir).state_path(GENERATOR_FILE)) if self.resume_dir else None
+        config, state = open_run(GANConfig, config, resume, override)
         self.config, self.device = config, pick_device(config.device)
         self.run_dir = RunDir(config.out_dir) if config.out_dir else None
         self.resume_state = state
@@ -433,13 +426,6 @@ class GANTrainer:
         return dict(d_loss=critic_loss.detach(), d_real=f_real.detach(), d_fake=f_fake.detach())
 
     # --- the other phases --------------------------------------------------------------
-    def stop_reason(self, stop: threading.Event) -> str | None:
-        if stop.is_set():
-            return "stopped"
-        if self.config.time_limit_s and self.train_time >= self.config.time_limit_s:
-            return "time_limit"
-        return None
-
     def add_to_meter(self, losses: dict) -> None:
         for key, value in losses.items():  # summed on the device: no synchronisation until the log
             self.sums[key] = self.sums.get(key, 0) + value
@@ -514,9 +500,6 @@ class GANTrainer:
     def epoch(self) -> float:
         return round(self.step * self.batches_per_step / self.batches.per_epoch, 4)
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
     def event(self, kind: str, **fields) -> GANEvent:
         """A GANEvent at the current step; "step", "score" and "end" are kept in the history."""
         e = GANEvent(kind=kind, step=self.step, epoch=self.epoch(), total_steps=self.total_steps,
@@ -587,9 +570,3 @@ class GANTrainer:
         return {"generator": self.last_checkpoint, "discriminator": run.file(DISCRIMINATOR_FILE),
                 "metrics": run.file(run.METRICS), "record": run.file(run.RECORD),
                 "samples": run.file("samples.png"), "gif": gif if gif.exists() else None}
-
-    def files(self) -> dict[str, str]:
-        """The run's files that exist, by role: {"generator": ".../generator.safetensors", ...}."""
-        if self.run_dir is None:
-            return {}
-        return {role: str(path) for role, path in self.file_paths().items() if path is not None and Path(path).exists()}

@@ -37,11 +37,13 @@ import csv
 import dataclasses
 import io
 import json
+import time
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 
+from cnnzoo.checkpoints import load_training_state
 from cnnzoo.compute import seeded_generator
 from cnnzoo.files import atomic_write, json_ready
 from cnnzoo.viz import save_png
@@ -86,6 +88,52 @@ class RunConfig:
             raise ValueError(f"a resumed run keeps its settings; it can only change {', '.join(self.RESUMABLE)} "
                              f"(not {', '.join(fixed)}). Start a new run to change those.")
         return dataclasses.replace(self, **override)
+
+
+def open_run(config_class: type, config, resume: tuple[Path, Path] | None, override: dict | None):
+    """(config, resume state) of a run about to start: `config` itself for a new run; for a resumed
+    one (resume = (its folder, its state file)) the stored config with the settings a resume may
+    change (override, config_class.RESUMABLE), its files staying in its folder unless out_dir
+    says otherwise. The config is validated."""
+    state = {}
+    if resume is not None:
+        folder, state_path = resume
+        state = load_training_state(state_path)
+        config = config_class.from_dict({**state["config"], "out_dir": str(folder)}).resumed(override)
+    elif override:
+        raise ValueError("override= is for resumed runs; put the settings in the config")
+    config = config or config_class()
+    config.validate()
+    return config, state
+
+
+class TrainerBase:
+    """What both trainers share once their run has started: the stop rule, the clock, the files."""
+
+    config: RunConfig
+    run_dir: "RunDir | None"
+    train_time: float
+    started: float
+
+    def stop_reason(self, stop) -> str | None:
+        """"stopped" after a Stop, "time_limit" once the training time is spent, else None."""
+        if stop.is_set():
+            return "stopped"
+        if self.config.time_limit_s and self.train_time >= self.config.time_limit_s:
+            return "time_limit"
+        return None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def file_paths(self) -> dict[str, Path | None]:
+        raise NotImplementedError
+
+    def files(self) -> dict[str, str]:
+        """The run's files that exist, by role: {"checkpoint": ".../last.safetensors", ...}."""
+        if self.run_dir is None:
+            return {}
+        return {role: str(path) for role, path in self.file_paths().items() if path is not None and Path(path).exists()}
 
 
 class RunEvent:

@@ -35,10 +35,10 @@ import torch.nn.functional as F
 
 from cnnzoo import data as datasets
 from cnnzoo.cam import CAMTimeline
-from cnnzoo.checkpoints import load_checkpoint, load_training_state, save_checkpoint, save_training_state
+from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
 from cnnzoo.compute import MEMORY_FORMAT, autocast_for, pick_device, predict_logits, seeded_generator
 from cnnzoo.registry import create_model, get_entry, model_knobs
-from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches
+from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBase, open_run
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "multistep", "cosine", "onecycle")
@@ -204,7 +204,7 @@ def resume_files(path: str | Path) -> tuple[Path, Path]:
     return checkpoint, state
 
 
-class Trainer:
+class Trainer(TrainerBase):
     """One classifier training run. `run()` is the generator of TrainEvents.
 
     resume_from: a run folder (holding last.safetensors and last.state.pt) or that checkpoint;
@@ -215,17 +215,9 @@ class Trainer:
 
     def __init__(self, config: TrainConfig | None = None, *, resume_from: str | Path | None = None,
                  override: dict | None = None, train_set=None, test_set=None):
-        state = {}
-        self.resume_checkpoint = None
-        if resume_from is not None:
-            self.resume_checkpoint, state_path = resume_files(resume_from)
-            state = load_training_state(state_path)
-            stored = TrainConfig.from_dict({**state["config"], "out_dir": str(self.resume_checkpoint.parent)})
-            config = stored.resumed(override)
-        elif override:
-            raise ValueError("override= is for resumed runs; put the settings in the config")
-        config = config or TrainConfig()
-        config.validate()
+        self.resume_checkpoint, state_path = resume_files(resume_from) if resume_from is not None else (None, None)
+        resume = (self.resume_checkpoint.parent, state_path) if resume_from is not None else None
+        config, state = open_run(TrainConfig, config, resume, override)
         self.config, self.device = config, pick_device(config.device)
         self.run_dir = RunDir(config.out_dir) if config.out_dir else None
         self.history: list[dict] = list(state.get("history", []))
@@ -334,13 +326,6 @@ class Trainer:
         yield self.finish("done")
 
     # --- the phases -------------------------------------------------------------------
-    def stop_reason(self, stop: threading.Event) -> str | None:
-        if stop.is_set():
-            return "stopped"
-        if self.config.time_limit_s and self.train_time >= self.config.time_limit_s:
-            return "time_limit"
-        return None
-
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised, augmented images (B, C, H, W) and labels (B,) of batch `step`."""
         c, train = self.config, self.train_set
@@ -433,9 +418,6 @@ class Trainer:
     def epoch(self) -> float:
         return round(self.step / self.batches.per_epoch, 4)
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
     def event(self, kind: str, **fields) -> TrainEvent:
         """A TrainEvent at the current step, kept in the history (all but "start")."""
         e = TrainEvent(kind=kind, step=self.step, epoch=self.epoch(), total_steps=self.total_steps,
@@ -508,11 +490,6 @@ class Trainer:
                 "cam_timeline": timeline if timeline.exists() else None,
                 "cam_strip": run.file("cam_timeline.png") if timeline.exists() else None}
 
-    def files(self) -> dict[str, str]:
-        """The run's files that exist, by role: {"checkpoint": ".../last.safetensors", ...}."""
-        if self.run_dir is None:
-            return {}
-        return {role: str(path) for role, path in self.file_paths().items() if path is not None and Path(path).exists()}
 
 
 @dataclass

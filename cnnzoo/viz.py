@@ -12,6 +12,7 @@ people are uint8 (H, W, C), the layout of numpy, PIL and imageio.
 """
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import os
@@ -22,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from cnnzoo.cam.maps import normalize_cam, upsample_cam
-from cnnzoo.files import temp_path
+from cnnzoo.files import atomic_write, temp_path
 
 PREDICTED_BOX_COLOR = (255, 255, 255)  # white: visible on jet and inferno alike
 TRUE_BOX_COLOR = (0, 255, 0)  # green, as the paper's ground-truth boxes
@@ -133,12 +134,13 @@ def to_pil(picture):
     return Image.fromarray(array)
 
 
-def save_png(picture, path: str | os.PathLike) -> Path:
-    """Write a uint8 (H, W, C) picture as a PNG; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(picture).save(path, format="PNG")
-    return path
+def save_png(picture, path: str | os.PathLike, compress_level: int = 6) -> Path:
+    """Write a uint8 (H, W, C) picture as a PNG, atomically (a web server sending the file at that
+    moment sends the old one or the new one, never half of one); returns the path.
+    compress_level 1 writes ~3× faster than the default 6, a little larger: for live redraws."""
+    buffer = io.BytesIO()
+    to_pil(picture).save(buffer, format="PNG", compress_level=compress_level)
+    return atomic_write(path, buffer.getvalue(), durable=False)
 
 
 def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, grey_levels: int = 16,

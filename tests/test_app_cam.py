@@ -21,13 +21,17 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import ui.cam
+import cnnzoo.checkpoints
+import ui.cam_models
+import ui.cam_tab
+import ui.cam_view
 from cnnzoo import create_model
-from cnnzoo.cam import box_iou, cam_boxes, cam_topk, compute_cam, localisation_accuracy, overlay_cam
+from cnnzoo.cam import CURVE_THRESHOLDS, box_iou, cam_boxes, cam_topk, compute_cam, localisation_accuracy
 from cnnzoo.checkpoints import load_checkpoint, save_checkpoint
 from cnnzoo.data import SHAPE_NAMES, load_dataset, load_image, normalize
+from cnnzoo.viz import overlay_cam
 
-SHAPES_KEY = f"shipped:{ui.cam.DEFAULT_CHECKPOINT}"
+SHAPES_KEY = f"shipped:{ui.cam_models.DEFAULT_CHECKPOINT}"
 SHAPES_STATS = dict(mean=[0.24, 0.23, 0.24], std=[0.18, 0.18, 0.19])
 
 
@@ -45,12 +49,12 @@ def save_tiny(path: Path, model_name="simple_cnn", dataset="shapes", input_size=
 def shipped(tmp_path_factory):
     """A tiny shapes model as the tab's default shipped checkpoint; the CAM tab's folder points here."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    path = save_tiny(folder / ui.cam.DEFAULT_CHECKPOINT, width=4)
+    path = save_tiny(folder / ui.cam_models.DEFAULT_CHECKPOINT, width=4)
     path.with_suffix(".md").write_text("# tiny shapes net\nIts card.\n")
     (folder / "cam-benchmark.md").write_text("# localisation\n| head | localised |\n|---|---|\n| GAP | 61% |\n| GMP | 40% |\n")
     (folder / "other.md").write_text("# another card\n")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ui.cam, "CHECKPOINT_DIR", folder)
+        patch.setattr(cnnzoo.checkpoints, "CHECKPOINT_DIR", folder)  # what the app lists as shipped
         yield path
 
 
@@ -134,7 +138,7 @@ def test_threshold_moves_the_box_without_running_the_model(app_url, shipped, tmp
     _, result, _ = the_core(shipped, picture)
 
     calls = []
-    monkeypatch.setattr(ui.cam, "cam_topk", lambda *a, **k: calls.append(1))  # the server runs in this process
+    monkeypatch.setattr(ui.cam_view, "cam_topk", lambda *a, **k: calls.append(1))  # the server runs in this process
     summaries = {}
     for threshold in (0.1, 0.9):
         gallery, summary, probabilities, _ = client.predict(top_k=2, threshold=threshold, api_name="/cam_redraw")
@@ -168,13 +172,14 @@ def test_a_shapes_test_image_shows_its_true_box_and_iou(app_url, shipped, shapes
     assert f"true: {SHAPE_NAMES[shapes_test.labels[index]]}" in summary
     assert SHAPE_NAMES[shapes_test.labels[index]] in items(gallery)[0]["caption"]
 
-    # The same pixels under another name: no claim about a box the app cannot know ...
-    renamed = png(tmp_path / "mine.png", np.asarray(Image.open(image_path)))
-    _, summary, _, _ = client.predict(model=SHAPES_KEY, image=handle_file(renamed), api_name="/cam")
-    assert "IoU" not in summary
-    # ... and another picture under a test image's name gets no box either (the pixels are compared).
+    # The page knows which test image it showed (gr.State), not a file name: another picture under
+    # the test image's name gets no box (the pixels are compared) ...
     impostor = png(tmp_path / Path(image_path).name, np.zeros((32, 32, 3), np.uint8))
     _, summary, _, _ = client.predict(model=SHAPES_KEY, image=handle_file(impostor), api_name="/cam")
+    assert "IoU" not in summary
+    # ... and on a page that never showed it, the same pixels get no claim about a box either.
+    renamed = png(tmp_path / "mine.png", np.asarray(Image.open(image_path)))
+    _, summary, _, _ = new_client(app_url).predict(model=SHAPES_KEY, image=handle_file(renamed), api_name="/cam")
     assert "IoU" not in summary
 
 
@@ -184,7 +189,7 @@ def test_choosing_a_model_shows_its_test_images_and_the_first_ones_cam(app_url, 
         model=SHAPES_KEY, api_name="/cam_select_model")
     assert "simple_cnn" in info and "shapes" in info and "**CAM**" in info
     assert [e["caption"] for e in items(examples)] == SHAPE_NAMES  # one test image per class
-    assert threshold == ui.cam.SMALL_IMAGE_THRESHOLD
+    assert threshold == ui.cam_models.SMALL_IMAGE_THRESHOLD
     assert re.fullmatch(r"shapes-32-test-\d+\.png", Path(image).name)
     assert "IoU" in summary
     # the model's card, and the card measuring GAP against GMP; headings demoted to sit in the tab
@@ -259,7 +264,7 @@ def test_imagenet_models_appear_only_when_their_weights_are_on_disk(app_url, shi
     client = new_client(app_url)
     keys = [key for _, key in client.predict(model=None, api_name="/cam_models")["choices"]]
     assert not any(key.startswith("imagenet:") for key in keys)
-    assert imagenet_weights_path(18) in ui.cam.imagenet_note()  # the tab says where the file goes
+    assert imagenet_weights_path(18) in ui.cam_models.imagenet_note()  # the tab says where the file goes
 
     # torchvision's file layout (fc.*, not head.fc.*), random weights: no download in tests.
     state = create_model("resnet18_imagenet", num_classes=1000).state_dict()
@@ -276,11 +281,11 @@ def test_imagenet_models_appear_only_when_their_weights_are_on_disk(app_url, shi
 
 
 def test_localisation_matches_the_core(app_url, shipped, shapes_test, monkeypatch):
-    monkeypatch.setattr(ui.cam, "LOCALISATION_IMAGES", 200)  # the server runs in this process
+    monkeypatch.setattr(ui.cam_tab, "LOCALISATION_IMAGES", 200)  # the server runs in this process
     client = new_client(app_url)
     summary, plot, table = client.predict(model=SHAPES_KEY, threshold=0.45, api_name="/localisation")
     model, meta = load_checkpoint(shipped)
-    thresholds = sorted({*ui.cam.CURVE_THRESHOLDS, 0.2, 0.45})
+    thresholds = sorted({*CURVE_THRESHOLDS, 0.2, 0.45})
     expected = localisation_accuracy(model, shapes_test, thresholds, mean=meta["mean"], std=meta["std"], limit=200)
     assert f"**{expected.at(0.45):.1%}** of 200 shapes test images" in summary
     assert f"Best threshold **{expected.best_threshold:.2f}**" in summary and "the paper's 0.2" in summary
@@ -521,21 +526,20 @@ def test_wrong_checkpoints_get_a_clear_message(app_url, shipped, wrong_checkpoin
 # The shipped checkpoints themselves
 # ---------------------------------------------------------------------------------------------
 
-SHIPPED = [p for p in sorted((Path(__file__).resolve().parent.parent / "checkpoints").glob("*.safetensors"))
-           if ui.cam._is_classifier(p)]  # the GAN generators there are the GAN tab's
+SHIPPED = cnnzoo.checkpoints.shipped("classifier")  # the GAN generators there are the GAN tab's
 
 
 @pytest.mark.parametrize("checkpoint", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_every_shipped_checkpoint_works_in_the_cam_tab(checkpoint):
-    cm = ui.cam._load_checkpoint_model(checkpoint)
-    ds = ui.cam._test_set(cm)
+    cm = ui.cam_models.load_cam_model(checkpoint)
+    ds = ui.cam_tab.test_set(cm)
     assert ds is not None, f"{checkpoint.name}: its test set ({cm.dataset}) should be built in"
-    view = ui.cam.compute_view(cm, ui.cam.example_file(ds, 0))
-    assert view.method in ("CAM", "Grad-CAM") and len(view.class_names) == min(ui.cam.MAX_TOP_K, len(cm.class_names))
+    view = ui.cam_view.compute_view(cm, ds.images[0])
+    assert view.method in ("CAM", "Grad-CAM") and len(view.class_names) == min(ui.cam_view.MAX_TOP_K, len(cm.class_names))
     expected = compute_cam(cm.model, normalize(ds.images[:1], cm.mean, cm.std), top_k=len(view.class_names))
     assert view.probs == pytest.approx(expected.probs[0].tolist(), abs=1e-6)
 
 
 def test_importing_the_tab_writes_nothing_beside_its_source():
     # gradio writes a .pyi beside the source of any gr.Component subclass it sees defined
-    assert not Path(ui.cam.__file__).with_suffix(".pyi").exists()
+    assert not Path(ui.cam_tab.__file__).with_suffix(".pyi").exists()

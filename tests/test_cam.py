@@ -3,7 +3,6 @@ The overlays and other pictures are cnnzoo.viz's (tests/test_viz.py)."""
 from __future__ import annotations
 
 from collections import deque
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from PIL import Image
 import cnnzoo.cam
 import cnnzoo.viz
 from cnnzoo import create_model
+from cnnzoo.runs import read_record
 from cnnzoo.cam import (
     CAMTimeline,
     box_iou,
@@ -373,14 +373,10 @@ def test_localisation_accuracy_vectorised_matches_per_image():
         localisation_accuracy(model, load_dataset("digits", "test", num_images=10))
 
 
-# --- the temporary re-exports --------------------------------------------------------------------
-
-
-def test_display_functions_moved_to_viz_are_still_importable_from_cam():
-    for name in ("overlay_cam", "caption_below", "colorize", "draw_box", "PREDICTED_BOX_COLOR", "TRUE_BOX_COLOR"):
-        assert getattr(cnnzoo.cam, name) is getattr(cnnzoo.viz, name)
-        assert name in cnnzoo.cam.__all__
+def test_every_public_name_of_the_package_is_there():
     assert all(hasattr(cnnzoo.cam, name) for name in cnnzoo.cam.__all__)
+    assert not hasattr(cnnzoo.cam, "overlay_cam")  # pictures are cnnzoo.viz's
+    assert callable(cnnzoo.viz.overlay_cam)
 
 
 # --- timeline -----------------------------------------------------------------------------------
@@ -393,29 +389,38 @@ def tiny_trainer(epochs, **kw):  # 4 steps per epoch on 128 digits
                                batch_size=32, train_subset=128, augment=False, device="cpu", **kw))
 
 
-def test_timeline_one_frame_per_epoch_and_events_unchanged(tmp_path):
-    probe = load_dataset("digits", "test").images[0]
-    trainer = tiny_trainer(3)
-    timeline = CAMTimeline(probe)
-    events = list(timeline.record(trainer.run(), trainer))
+def test_the_trainer_records_a_frame_of_the_untrained_model_and_one_per_epoch(tmp_path):
+    trainer = tiny_trainer(3, cam_probe=0, out_dir=str(tmp_path))
+    events = list(trainer.run())
     assert events[0].kind == "start" and events[-1].kind == "end" and events[-1].reason == "done"
-    assert [f.epoch for f in timeline.frames] == [1.0, 2.0, 3.0]
+    timeline = trainer.timeline
+    assert torch.equal(timeline.probe_image, load_dataset("digits", "test").images[0])
+    assert [f.epoch for f in timeline.frames] == [0.0, 1.0, 2.0, 3.0]
     assert all(f.map.shape == (2, 2) and f.method == "CAM" and 0 <= f.prob <= 1 for f in timeline.frames)
     assert trainer.model.training  # the CAM passes left the run's train mode alone
 
     strip = timeline.strip(size=32, threshold=0.5, gap=2)
-    assert strip.dtype == np.uint8 and strip.shape[1] == 3 * 32 + 4 * 2 and strip.shape[0] > 32 + 4
+    assert strip.dtype == np.uint8 and strip.shape[1] == 4 * 32 + 5 * 2 and strip.shape[0] > 32 + 4
     with Image.open(timeline.save_gif(tmp_path / "sub" / "cam.gif", fps=4, size=32)) as gif:
-        assert gif.n_frames == 3 and gif.info["duration"] == 250
+        assert gif.n_frames == 4 and gif.info["duration"] == 250
+    # The run folder holds the strip, the GIF and a picture per frame, which the run record names.
+    files = events[-1].files
+    with Image.open(files["cam_timeline"]) as gif:
+        assert gif.n_frames == 4
+    assert Image.open(files["cam_strip"]).width > 4 * 96
+    cam_images = [i for i in read_record(tmp_path)["images"] if i["kind"] == "cam"]
+    assert [i["epoch"] for i in cam_images] == [0.0, 1.0, 2.0, 3.0]
+    assert all((tmp_path / i["file"]).is_file() for i in cam_images)
 
 
-def test_timeline_start_frame_fractional_end_and_fixed_class():
+def test_a_fractional_run_ends_on_a_frame_and_a_fixed_class_stays_fixed():
+    trainer = tiny_trainer(1.5, cam_probe=1)
+    list(trainer.run())
+    assert [f.epoch for f in trainer.timeline.frames] == [0.0, 1.0, 1.5]
     probe = load_dataset("digits", "test").images[1]
-    trainer = tiny_trainer(1.5)
-    timeline = CAMTimeline(probe, class_idx=7, include_start=True)
-    for _ in timeline.record(trainer.run(), trainer):
-        pass
-    assert [f.epoch for f in timeline.frames] == [0.0, 1.0, 1.5]
+    timeline = CAMTimeline(probe, class_idx=7)
+    for epoch in (0, 1):
+        timeline.capture(trainer.model, epoch, trainer.train_set.mean, trainer.train_set.std)
     assert {f.class_idx for f in timeline.frames} == {7}
     with pytest.raises(ValueError, match="uint8"):
         CAMTimeline(probe.float())
@@ -426,27 +431,22 @@ def test_timeline_start_frame_fractional_end_and_fixed_class():
 def test_timeline_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
     probe = load_dataset("digits", "test").images[2]  # uint8 (1, 8, 8)
     model = seeded("simple_cnn", in_channels=1, width=4, downsample=1)
-    timeline = CAMTimeline(probe, class_idx=3, include_start=True, mean=torch.tensor([0.3]), std=(0.4,))
+    timeline = CAMTimeline(probe, class_idx=3)
     for epoch in (0, 1):
-        timeline.capture(model, epoch, timeline.mean, timeline.std)
+        timeline.capture(model, epoch, (0.3,), (0.4,))
         with torch.no_grad():
             model.head.fc.weight.add_(1.0)  # "training": the next map differs
     torch.save({"cam_timeline": timeline.state()}, tmp_path / "state.pt")
     state = torch.load(tmp_path / "state.pt", weights_only=True)["cam_timeline"]  # plain values only
 
     resumed = CAMTimeline.from_state(probe, state)
-    assert (resumed.class_idx, resumed.include_start) == (3, True)
-    assert resumed.mean == pytest.approx([0.3]) and resumed.std == pytest.approx([0.4])
+    assert resumed.class_idx == 3
     assert len(resumed.frames) == 2
     for a, b in zip(resumed.frames, timeline.frames):
         assert (a.epoch, a.class_idx, a.prob, a.method) == (b.epoch, b.class_idx, b.prob, b.method)
         assert torch.equal(a.map, b.map)
     assert np.array_equal(resumed.strip(size=16), timeline.strip(size=16))
-    # the resumed run goes on where it stopped: no second start frame, no repeat of epoch 1
-    assert not resumed._wants_frame(SimpleNamespace(kind="start", epoch=1.0))
-    assert not resumed._wants_frame(SimpleNamespace(kind="eval", epoch=1.0))
-    assert resumed._wants_frame(SimpleNamespace(kind="eval", epoch=2.0))
-    resumed.capture(model, 2, resumed.mean, resumed.std)
+    resumed.capture(model, 2, (0.3,), (0.4,))  # it goes on recording
     assert [f.epoch for f in resumed.frames] == [0.0, 1.0, 2.0] and len(timeline.frames) == 2
     with pytest.raises(ValueError, match="probe image of shape"):
         CAMTimeline.from_state(torch.zeros(3, 8, 8, dtype=torch.uint8), state)

@@ -14,7 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-import ui.cam
+import cnnzoo.checkpoints
+import ui.cam_models
+import ui.cam_tab
 from cnnzoo import create_model
 from cnnzoo.checkpoints import save_checkpoint
 from cnnzoo.data import SHAPE_NAMES
@@ -24,13 +26,13 @@ TIMEOUT_MS = 30_000  # a cold server on a busy 2-core machine
 
 @pytest.fixture
 def default_model(tmp_path, monkeypatch):
-    if (ui.cam.CHECKPOINT_DIR / ui.cam.DEFAULT_CHECKPOINT).exists():
+    if (cnnzoo.checkpoints.CHECKPOINT_DIR / ui.cam_models.DEFAULT_CHECKPOINT).exists():
         return
     torch.manual_seed(0)
     meta = dict(model="simple_cnn", knobs=dict(width=4), class_names=SHAPE_NAMES, input_size=[3, 32, 32],
                 dataset="shapes", mean=[0.24, 0.23, 0.24], std=[0.18, 0.18, 0.19])
-    save_checkpoint(tmp_path / ui.cam.DEFAULT_CHECKPOINT, create_model("simple_cnn", width=4), meta)
-    monkeypatch.setattr(ui.cam, "CHECKPOINT_DIR", tmp_path)  # the server runs in this process
+    save_checkpoint(tmp_path / ui.cam_models.DEFAULT_CHECKPOINT, create_model("simple_cnn", width=4), meta)
+    monkeypatch.setattr(cnnzoo.checkpoints, "CHECKPOINT_DIR", tmp_path)  # the server runs in this process
 
 
 def open_cam_tab(open_page, app_url):
@@ -94,7 +96,7 @@ def test_clicking_a_test_image_and_uploading_a_picture(default_model, open_page,
 
 
 def test_localisation_plot_and_the_best_threshold(default_model, open_page, app_url, monkeypatch):
-    monkeypatch.setattr(ui.cam, "LOCALISATION_IMAGES", 200)  # seconds, not tens of seconds
+    monkeypatch.setattr(ui.cam_tab, "LOCALISATION_IMAGES", 200)  # seconds, not tens of seconds
     page = open_cam_tab(open_page, app_url)
     page.locator("#cam-summary").get_by_text("IoU").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("Localisation accuracy: how often is the box right?").click()

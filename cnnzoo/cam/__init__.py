@@ -49,13 +49,6 @@ from cnnzoo.cam.maps import (
 from cnnzoo.cam.regions import BOX_MODES, PAPER_THRESHOLD, cam_boxes, largest_region, threshold_masks
 from cnnzoo.cam.timeline import CAMFrame, CAMTimeline
 
-# Moved to cnnzoo.viz; re-exported until ui/ imports them from there. (cnnzoo.viz imports
-# cnnzoo.cam.maps; the cycle is harmless because importing cnnzoo.viz runs cnnzoo/__init__.py
-# first, and that imports this package, which then loads cnnzoo.viz whole.)
-from cnnzoo.viz import (
-    PREDICTED_BOX_COLOR, TRUE_BOX_COLOR, caption_below, colorize, draw_box, overlay_cam,
-)  # fmt: skip
-
 __all__ = [
     # maps
     "METHODS", "CAMResult", "cam_method", "compute_cam", "cam_topk", "class_activation_map",
@@ -67,6 +60,4 @@ __all__ = [
     "CURVE_THRESHOLDS", "LocalisationResult", "localisation_accuracy",
     # timeline
     "CAMFrame", "CAMTimeline",
-    # moved to cnnzoo.viz; re-exported until ui/ imports them from there
-    "PREDICTED_BOX_COLOR", "TRUE_BOX_COLOR", "caption_below", "colorize", "draw_box", "overlay_cam",
 ]  # fmt: skip

@@ -11,10 +11,8 @@ ones settle on the object. One batch-1 forward pass per frame.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -39,29 +37,25 @@ class CAMFrame:
 
 @dataclass
 class CAMTimeline:
-    """Record the CAM of one probe image at every epoch end of a training run.
+    """The CAM of one probe image, frame by frame, as a network trains.
 
         timeline = CAMTimeline(test_set.images[7])          # uint8 (C, H, W)
-        for event in timeline.record(trainer.run(), trainer):
-            ...                                             # the events, unchanged
-        timeline.strip()                                    # uint8 picture, one overlay per epoch
+        timeline.capture(model, epoch, mean, std)           # one frame: a batch-1 forward pass
+        timeline.strip()                                    # uint8 picture, one overlay per frame
         timeline.save_gif("runs/cam.gif")
+
+    The classifier trainer keeps one when its config names a probe (TrainConfig.cam_probe):
+    a frame of the untrained model, one at every epoch's end, and one when a run stops
+    between epochs; the run folder gets the strip, the GIF and one picture per frame.
 
     class_idx  fixed class to map (e.g. the probe's true label), or None for the class the
                model predicts at each epoch (it may change while the model learns)
-    include_start  also record the untrained model, before the first step (epoch 0)
-    mean, std  the probe's normalisation; None: the trainer's training-set statistics
 
-    A frame is taken at each "eval" event that falls on a whole epoch, and at the "end" of a
-    run that stopped between epochs (not after a NaN). The map costs one batch-1 forward pass.
     state() / from_state() carry the frames across a resumed run.
     """
 
     probe_image: torch.Tensor
     class_idx: int | None = None
-    include_start: bool = False
-    mean: Sequence[float] | None = None
-    std: Sequence[float] | None = None
     frames: list[CAMFrame] = field(default_factory=list)
 
     def __post_init__(self):
@@ -72,7 +66,7 @@ class CAMTimeline:
                              f"cnnzoo.data.load_image's result), got {shape}")
 
     def capture(self, model: nn.Module, epoch: float, mean, std) -> CAMFrame:
-        """Take one frame now from `model` (also usable without a Trainer)."""
+        """Take one frame now from `model`, the probe normalised with mean and std."""
         x = normalize(self.probe_image[None], mean, std)
         result = compute_cam(model, x, self.class_idx)
         frame = CAMFrame(float(epoch), result.maps[0, 0].cpu(), int(result.classes[0, 0]),
@@ -80,45 +74,12 @@ class CAMTimeline:
         self.frames.append(frame)
         return frame
 
-    # Kept until the trainer records the timeline itself (it reaches into trainer.model and
-    # trainer.train_set); new code calls capture() from the training loop.
-    def record(self, events: Iterable, trainer) -> Iterator:
-        """Yield the trainer's events unchanged, taking a frame when an epoch ends.
-
-        Closing this generator (a Stop button) closes the trainer's generator too.
-        """
-        try:
-            for event in events:
-                if self._wants_frame(event):
-                    train_set = trainer.train_set
-                    mean = self.mean if self.mean is not None else train_set.mean
-                    std = self.std if self.std is not None else train_set.std
-                    self.capture(trainer.model, event.epoch, mean, std)
-                yield event
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-
-    def _wants_frame(self, event) -> bool:
-        last = self.frames[-1].epoch if self.frames else None
-        if event.kind == "start":
-            return self.include_start and not self.frames
-        if event.kind == "eval":
-            return math.isclose(event.epoch, round(event.epoch), abs_tol=1e-6) and event.epoch != last
-        if event.kind == "end":
-            return event.reason != "nan" and event.epoch != last and event.step > 0
-        return False
-
     def state(self) -> dict:
         """The settings and frames as plain tensors, numbers and strings, for a checkpoint that
         torch.load(..., weights_only=True) reads back; the probe image is not included."""
         return {
             "probe_shape": list(self.probe_image.shape),
             "class_idx": self.class_idx,
-            "include_start": self.include_start,
-            "mean": _floats(self.mean),
-            "std": _floats(self.std),
             "frames": [dict(epoch=f.epoch, map=f.map, class_idx=f.class_idx, prob=f.prob, method=f.method)
                        for f in self.frames],
         }
@@ -132,7 +93,7 @@ class CAMTimeline:
                              f"got {tuple(shape) if shape else type(probe_image).__name__}; give the run's own probe")
         frames = [CAMFrame(float(f["epoch"]), f["map"], int(f["class_idx"]), float(f["prob"]), str(f["method"]))
                   for f in state["frames"]]
-        return cls(probe_image, state["class_idx"], state["include_start"], state["mean"], state["std"], frames)
+        return cls(probe_image, state["class_idx"], frames)
 
     def overlays(self, *, colormap: str = "jet", opacity: float = 0.5, size=128,
                  threshold: float | None = None, captions: bool = True, class_names=None) -> list[np.ndarray]:
@@ -162,7 +123,3 @@ class CAMTimeline:
         path None: a new file in the temp dir, where the UI may serve it from."""
         return viz.save_gif(self.overlays(**overlay_options), path, fps=fps)
 
-
-def _floats(values) -> list[float] | None:
-    """A mean or std (a tuple, list or tensor) as a list of floats; None stays None."""
-    return None if values is None else [float(v) for v in values]

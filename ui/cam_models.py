@@ -1,0 +1,168 @@
+"""The CAM tab's models: shipped, trained on this page, uploaded, or torchvision's ImageNet ResNets.
+
+Each is loaded once for the whole server (ui.library's cache) as a CamModel: the network plus
+what the tab needs to feed it (input size, normalisation) and to label what it shows (class
+names, the dataset it knows, its default box threshold, its test accuracy).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from cnnzoo.cache import KeyedCache
+from cnnzoo.cam import PAPER_THRESHOLD, cam_method
+from cnnzoo.checkpoints import load_checkpoint
+from cnnzoo.data import dataset_info
+from cnnzoo.models.resnet import (
+    IMAGENET_LAYOUTS, imagenet_class_names, imagenet_normalisation, imagenet_weights_path, load_imagenet_weights,
+)  # fmt: skip
+from cnnzoo.registry import create_model, model_info
+from ui.library import ModelLibrary, file_key
+from ui.sessions import Session
+
+DEFAULT_CHECKPOINT = "simple-shapes-cam.safetensors"
+# Measured on 8×8 maps of 32×32 shapes: boxes at the paper's 0.2 were ~2.3× too large, 0.5 was
+# near the best. Pictures the size the paper used (ImageNet, 224 px) keep the paper's 0.2.
+# A checkpoint can carry its own measured best as meta["cam_threshold"].
+SMALL_IMAGE_THRESHOLD = 0.5
+MODEL_CACHE_BYTES = 800_000_000  # ImageNet ResNet-152 is 240 MB; the small nets are ~1 MB
+
+
+@dataclass(frozen=True)
+class CamModel:
+    """A classifier ready for CAM, with what the tab needs to feed it and to label its output."""
+
+    model: nn.Module
+    name: str  # registry name
+    class_names: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_size: tuple[int, int, int]  # (C, H, W)
+    dataset: str | None  # the dataset it was trained on, for examples and localisation
+    dataset_size: int | None  # image_size for load_dataset (None: the dataset's native size)
+    feature_shape: tuple[int, int, int]  # (C, h, w) of forward_features: the map CAM reads
+    method: str  # "CAM" or "Grad-CAM"
+    default_threshold: float
+    test_accuracy: float | None
+    nbytes: int
+
+
+def load_cam_model(path: Path) -> CamModel:
+    """A classifier checkpoint ready for CAM; ValueError saying what is wrong with other files."""
+    model, meta = load_checkpoint(path, kind="classifier")
+    input_size = tuple(meta.get("input_size") or ())
+    if len(input_size) != 3:
+        raise ValueError(f"{path.name} does not say which input size its model takes (meta['input_size']); "
+                         f"save it with cnnzoo's trainer, which records it.")
+    channels, dataset, dataset_size = input_size[0], meta.get("dataset"), None
+    if dataset and dataset != "folder":
+        try:
+            native = dataset_info(dataset)["size"]
+        except ValueError:
+            dataset = None  # a name this cnnzoo does not know: no examples, no localisation
+        else:
+            dataset_size = None if input_size[-1] == native else input_size[-1]
+    num_classes = model.head.fc.out_features if hasattr(getattr(model, "head", None), "fc") else None
+    threshold = meta.get("cam_threshold")
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        threshold = SMALL_IMAGE_THRESHOLD if input_size[-1] < 100 else PAPER_THRESHOLD
+    accuracy = (meta.get("metrics") or {}).get("test_acc")
+    return describe(model, name=meta["model"], class_names=meta.get("class_names") or [str(i) for i in range(num_classes or 0)],
+                    mean=meta.get("mean") or [0.5] * channels, std=meta.get("std") or [0.25] * channels,
+                    input_size=input_size, dataset=dataset, dataset_size=dataset_size, default_threshold=float(threshold),
+                    test_accuracy=accuracy if isinstance(accuracy, (int, float)) else None)
+
+
+def load_imagenet_model(depth: int) -> CamModel:
+    name = f"resnet{depth}_imagenet"
+    model = create_model(name, num_classes=1000)
+    load_imagenet_weights(model, depth, download=False)  # never a download from the app
+    mean, std = imagenet_normalisation()
+    return describe(model.eval(), name=name, class_names=imagenet_class_names(), mean=mean, std=std,
+                    input_size=model_info(name)["input_size"], dataset=None, dataset_size=None,
+                    default_threshold=PAPER_THRESHOLD, test_accuracy=None)
+
+
+def describe(model, **fields) -> CamModel:
+    """A CamModel: the fields given, plus what one dummy forward pass and the head say."""
+    with torch.no_grad():
+        features = model.forward_features(torch.zeros(1, *fields["input_size"]))  # (1, C, h, w)
+    nbytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    fields = {**fields, "class_names": list(fields["class_names"]), "mean": tuple(fields["mean"]),
+              "std": tuple(fields["std"]), "input_size": tuple(fields["input_size"])}
+    return CamModel(model=model, feature_shape=tuple(features.shape[1:]), method=cam_method(model), nbytes=nbytes, **fields)
+
+
+def trained_models(session: Session) -> dict[str, str]:
+    """The finished runs of this page's Train tab (a copy: the Train tab may add a run meanwhile)."""
+    return {run.name: run.checkpoint for run in list(session.runs.values())
+            if run.checkpoint and run.status != "running" and os.path.exists(run.checkpoint)}
+
+
+MODELS = ModelLibrary("classifier", trained=trained_models, load=load_cam_model, uploads="cam-uploads",
+                      default=DEFAULT_CHECKPOINT,
+                      cache=KeyedCache(max_entries=8, max_bytes=MODEL_CACHE_BYTES, size=lambda m: m.nbytes))
+
+
+def imagenet_available() -> list[int]:
+    """Depths of the ImageNet ResNets whose torchvision weight file is on this machine."""
+    return [depth for depth in sorted(IMAGENET_LAYOUTS) if os.path.exists(imagenet_weights_path(depth))]
+
+
+def model_choices(session: Session) -> list[tuple[str, str]]:
+    """(label, key) for every model this page may use."""
+    return MODELS.choices(session) + [(f"resnet{d}_imagenet (ImageNet, torchvision weights)", f"imagenet:{d}")
+                                      for d in imagenet_available()]
+
+
+def model_identity(key: str, session: Session) -> tuple:
+    """What the model behind a key is, for caches: its file's (path, mtime, size)."""
+    source, _, name = (key or "").partition(":")
+    if source == "imagenet" and name.isdigit() and int(name) in imagenet_available():
+        return ("imagenet", *file_key(Path(imagenet_weights_path(int(name)))))
+    return file_key(MODELS.path(key, session))
+
+
+def resolve_model(key: str, session: Session) -> CamModel:
+    """The model behind a dropdown key, looked up only among what this page may use."""
+    source, _, name = (key or "").partition(":")
+    if source == "imagenet":
+        identity = model_identity(key, session) if name.isdigit() and int(name) in imagenet_available() else None
+        if identity is None:
+            raise ValueError(f"no model {key!r} here: its ImageNet weights are not on this machine.")
+        return MODELS.cache.get(identity, lambda: load_imagenet_model(int(name)))
+    return MODELS.load(key, session)
+
+
+def imagenet_note() -> str:
+    present = imagenet_available()
+    if present:
+        return "ImageNet-pretrained: " + ", ".join(f"resnet{d}_imagenet" for d in present) + " (in the list above)."
+    path = imagenet_weights_path(18)
+    return (f"**ImageNet-pretrained ResNets** appear in the list when torchvision's weight file is on this "
+            f"machine (the app never downloads). For ResNet-18 put `{os.path.basename(path)}` at `{path}` "
+            f"(from torchvision's `ResNet18_Weights.IMAGENET1K_V1`), or set `TORCH_HOME` to a folder whose "
+            f"`hub/checkpoints/` holds it; 34, 50, 101 and 152 work the same way.")
+
+
+def model_text(cm: CamModel) -> str:
+    """What the model is and which method explains it (Markdown)."""
+    c, h, w = cm.input_size
+    classes = ", ".join(cm.class_names[:10]) + (f", … ({len(cm.class_names)} classes)" if len(cm.class_names) > 10 else "")
+    trained = f" trained on **{cm.dataset}**" if cm.dataset else (" trained on **ImageNet**" if "imagenet" in cm.name else "")
+    accuracy = f" · test accuracy {cm.test_accuracy:.1%}" if cm.test_accuracy is not None else ""
+    fc, fh, fw = cm.feature_shape
+    if cm.method == "CAM":
+        pool = "average" if getattr(cm.model.head, "pool", "avg") == "avg" else "max"
+        how = (f"**CAM**: its head is global {pool} pooling + one linear layer, so the map of class c is "
+               f"M<sub>c</sub>(x, y) = Σ<sub>k</sub> w<sub>k</sub><sup>c</sup> f<sub>k</sub>(x, y) over its "
+               f"last {fc} channels")
+    else:
+        how = ("**Grad-CAM**: its head is not global pooling + one linear layer, so CAM is not defined; "
+               "each channel is weighted by the mean gradient of the class score instead")
+    return (f"**{cm.name}**{trained}{accuracy} · input {c}×{h}×{w} · last feature map {fh}×{fw} · {how}. "
+            f"Classes: {classes}.")
