@@ -36,7 +36,7 @@ from ui.cam_view import (
     EMPTY_VIEW, IOU_MIN, MAX_TOP_K, compute_view, localisation_figure, localisation_summary, localisation_table,
     render_view,
 )  # fmt: skip
-from ui.common import LIGHT, Outputs, serve, user_errors
+from ui.common import LIGHT, Outputs, controls_and_view, serve, user_errors
 from ui.sessions import Session, end_session, session_for
 
 # A CAM is a batch-1 forward pass (milliseconds): many at once, never queued behind training.
@@ -402,11 +402,7 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · CAM") as demo:
         gr.Markdown(INTRO)
         c = {"view": gr.State(None), "example_indices": gr.State([]), "probe": gr.State(None)}
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                c.update(model_column())
-            with gr.Column(scale=2):
-                c.update(view_column())
+        c.update(controls_and_view(model_column, view_column, min_width=300))
         # Gallery tiles are at least 100 px wide: ten test images need the page's whole width.
         c["examples"] = gr.Gallery(label="test images", columns=EXAMPLES_PER_MODEL, height=150, allow_preview=False,
                                    elem_id="cam-examples")

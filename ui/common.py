@@ -211,3 +211,15 @@ class LinePlotLines:
         added = bool(self.drawn) and bool(lines - self.drawn)
         self.drawn = lines
         return added
+
+
+def controls_and_view(controls, view, *, min_width: int = 280, view_scale: int = 2) -> dict:
+    """The tabs' layout: the controls in a narrow column on the left (at least `min_width` pixels)
+    and what they show in a wide one on the right. Both builders return their components by
+    name; so does this, the two dicts merged."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=min_width):
+            components = controls()
+        with gr.Column(scale=view_scale):
+            components.update(view())
+    return components

@@ -29,8 +29,8 @@ from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, duration, form_number, serve, throttled,
-    user_errors, user_errors_in,
+    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, controls_and_view, duration, form_number, serve,
+    throttled, user_errors, user_errors_in,
 )  # fmt: skip
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session, end_session, session_for, stop_training, unique_name
@@ -441,18 +441,16 @@ SAMPLE_INPUTS = ("generator", "sample_seed", "grid_side")
 WALK_INPUTS = ("generator", "start_seed", "start_sample", "end_seed", "end_sample", "grid_side", "mode", "num_frames")
 
 
+INTRO = """## Train a GAN
+A generator learns to draw digits from noise while a discriminator (DCGAN) or critic (WGAN) learns
+to tell them from real ones. The defaults (width 20, 32×32 digits) show all ten digits within
+about a minute on a laptop CPU. **Stop** keeps a checkpoint."""
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · GAN") as demo:
-        gr.Markdown(
-            "## Train a GAN\nA generator learns to draw digits from noise while a discriminator (DCGAN) or "
-            "critic (WGAN) learns to tell them from real ones. The defaults (width 20, 32×32 digits) show all "
-            "ten digits within about a minute on a laptop CPU. **Stop** keeps a checkpoint."
-        )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=280):
-                c = training_controls()
-            with gr.Column(scale=2):
-                c.update(training_view_components())
+        gr.Markdown(INTRO)
+        c = controls_and_view(training_controls, training_view_components)
         gr.Markdown("## Generate\nSample a grid from a seed, then walk between two samples: type two seeds and "
                     "sample numbers, or **click two samples** of the grid.")
         c.update(generating_components())

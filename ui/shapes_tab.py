@@ -17,7 +17,8 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from cnnzoo import create_model, list_models, model_knobs
 from cnnzoo.trace import TraceResult, reduction_arithmetic, trace
 from ui.common import (
-    KNOBS, LIGHT, chosen_knobs, form_number, human, knob_controls, knob_updates, natural_input, serve, user_errors,
+    KNOBS, LIGHT, chosen_knobs, controls_and_view, form_number, human, knob_controls, knob_updates, natural_input,
+    serve, user_errors,
 )  # fmt: skip
 
 # Every trace event shares one pool of workers. The work is Python-bound (GIL), so more
@@ -167,27 +168,34 @@ def shape_figure(model_name: str, result: TraceResult) -> Figure:
 # ---------------------------------------------------------------------------------------------
 
 
+INTRO = """Pick a network and an input size: every layer's **output shape**, **parameters** and
+**multiply-accumulates** (MACs), in the order the layers run. Change a knob and press Enter (or
+click elsewhere) to see what it does to the network."""
+
+
+def form_controls() -> dict:
+    """The network, its knobs and the input: the parameters of trace_model, by name."""
+    c = {"model_name": gr.Dropdown(list_models(kind="classifier"), value=default_model(), label="network", filterable=True)}
+    c.update(knob_controls())
+    with gr.Row():
+        c["input_channels"] = gr.Number(3, label="input channels", precision=0, minimum=1, maximum=64, min_width=80)
+        c["input_height"] = gr.Number(32, label="height", precision=0, minimum=1, maximum=1024, min_width=80)
+        c["input_width"] = gr.Number(32, label="width", precision=0, minimum=1, maximum=1024, min_width=80)
+    return c
+
+
+def view_components() -> dict:
+    return {"totals": gr.Markdown(label="totals", elem_id="shapes-totals", elem_classes="cnnzoo-totals"),
+            "plot": gr.Plot(label="feature map size through the network", show_label=False, format="png")}
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · shapes") as demo:
-        gr.Markdown(
-            "Pick a network and an input size: every layer's **output shape**, **parameters** and "
-            "**multiply-accumulates** (MACs), in the order the layers run. Change a knob and "
-            "press Enter (or click elsewhere) to see what it does to the network."
-        )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=280):
-                model = gr.Dropdown(
-                    list_models(kind="classifier"), value=default_model(), label="network",
-                    filterable=True,
-                )  # fmt: skip
-                knobs = knob_controls()
-                with gr.Row():
-                    channels = gr.Number(3, label="input channels", precision=0, minimum=1, maximum=64, min_width=80)
-                    height = gr.Number(32, label="height", precision=0, minimum=1, maximum=1024, min_width=80)
-                    width = gr.Number(32, label="width", precision=0, minimum=1, maximum=1024, min_width=80)
-            with gr.Column(scale=3):
-                totals = gr.Markdown(label="totals", elem_id="shapes-totals", elem_classes="cnnzoo-totals")
-                plot = gr.Plot(label="feature map size through the network", show_label=False, format="png")
+        gr.Markdown(INTRO)
+        c = controls_and_view(form_controls, view_components, view_scale=3)
+        form = {name: c[name] for name in ("model_name", "input_channels", "input_height", "input_width", *KNOBS)}
+        model, channels, height, width = (c[name] for name in ("model_name", "input_channels", "input_height", "input_width"))
+        knobs, totals, plot = {name: c[name] for name in KNOBS}, c["totals"], c["plot"]
         table = gr.Dataframe(
             label="layers", interactive=False, max_height=560, elem_id="shapes-table", elem_classes="cnnzoo-table",
             show_search="search", buttons=["copy", "fullscreen"],
@@ -224,8 +232,6 @@ def build_demo() -> gr.Blocks:
         triggers = [event for c in number_inputs for event in (c.submit, c.blur)]
         triggers += [c.input for c in knob_inputs if isinstance(c, (gr.Radio, gr.Checkbox))]
         triggers += [c.release for c in knob_inputs if isinstance(c, gr.Slider)]
-        form = {"model_name": model, "input_channels": channels, "input_height": height, "input_width": width,
-                **{name: knobs[name] for name in KNOBS}}
         gr.on(
             triggers, trace_model, inputs_kwargs=form, outputs=view,
             api_name="trace", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY,

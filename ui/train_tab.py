@@ -26,8 +26,8 @@ from cnnzoo.registry import list_models
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.common import (
-    KNOBS, LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, chosen_knobs, duration, form_number,
-    knob_controls, knob_updates, serve, throttled, user_errors, user_errors_in,
+    KNOBS, LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
+    form_number, knob_controls, knob_updates, serve, throttled, user_errors, user_errors_in,
 )  # fmt: skip
 from ui.sessions import Run, Session, end_session, session_for, stop_training, unique_name
 
@@ -283,8 +283,13 @@ def resumable_choices(request: gr.Request):
 # ---------------------------------------------------------------------------------------------
 
 
+FORM = ("model_name", *KNOBS, "dataset", "folder_zip", "image_size", "epochs", "batch_size", "optimizer", "lr",
+        "momentum", "weight_decay", "schedule", "augment", "label_smoothing", "cam_timeline", "probe_index", "seed",
+        "train_subset", "val_fraction")  # the parameters of train_model (with "smoothing", a control of the view)
+
+
 def form_controls() -> dict[str, gr.components.Component]:
-    """The training form: one control per parameter of train_model, by name (the API's names)."""
+    """The training form: one control per parameter of train_model (FORM), by name (the API's names)."""
     c = {"model_name": gr.Dropdown(list_models(kind="classifier"), value=DEFAULTS["model"], label="network", filterable=True)}
     c.update(knob_controls())
     c["dataset"] = gr.Dropdown(datasets.dataset_names(), value=DEFAULTS["dataset"], label="dataset",
@@ -337,22 +342,25 @@ def view_components() -> dict[str, gr.components.Component]:
     return c
 
 
+INTRO = """Train a classifier and watch it learn. The defaults train a small CNN on handwritten digits
+(built in, no download) to about **98% test accuracy in seconds** on a laptop CPU. **Stop** keeps
+a checkpoint you can **Resume**; every run of this page can be overlaid."""
+
+
+def controls() -> dict[str, gr.components.Component]:
+    c = form_controls()
+    with gr.Row():
+        c["train_btn"] = gr.Button("Train", variant="primary")
+        c["stop_btn"] = gr.Button("Stop", variant="stop")
+    return c
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · train") as demo:
-        gr.Markdown(
-            "Train a classifier and watch it learn. The defaults train a small CNN on handwritten "
-            "digits (built in, no download) to about **98% test accuracy in seconds** on a laptop CPU. "
-            "**Stop** keeps a checkpoint you can **Resume**; every run of this page can be overlaid."
-        )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                form = form_controls()
-                with gr.Row():
-                    train_btn = gr.Button("Train", variant="primary")
-                    stop_btn = gr.Button("Stop", variant="stop")
-            with gr.Column(scale=2):
-                view = view_components()
-        c = {**form, **view}
+        gr.Markdown(INTRO)
+        c = controls_and_view(controls, view_components, min_width=300)
+        form = {name: c[name] for name in FORM}
+        train_btn, stop_btn = c["train_btn"], c["stop_btn"]
         knob_inputs = [c[name] for name in KNOBS]
         outputs = OUTPUTS.of(c)
         # The dataset decides the number of classes.
