@@ -365,7 +365,9 @@ class GANTrainer(TrainerBase):
                 if self.step % c.score_every == 0 and self.scorer is not None:
                     yield self.score_event(c.score_samples)
                 if self.step % c.save_every == 0:
-                    self.save()
+                    self.save_weights()
+                    self.save_state()
+                    self.write_run_files(status="running")
         yield from self.finish(reason)
 
     # --- one step of each game ----------------------------------------------------------
@@ -485,13 +487,14 @@ class GANTrainer(TrainerBase):
         yield self.sample_event(last=True)
         if reason != "stopped" and self.scorer is not None:
             yield self.score_event(FINAL_SCORE_SAMPLES)
-        path = self.save()
+        path = self.save_weights()
         gif = self.write_gif()
         summary = (f"; samples: {self.score['classes_present']}/{self.score['num_classes']} classes, "
                    f"entropy {self.score['entropy']:.2f}") if self.score else ""
         event = self.event("end", reason=reason, checkpoint=str(path) if path else None, gif=str(gif) if gif else None,
                            elapsed_s=self.elapsed(), train_s=self.train_time,
                            message=f"{reason.replace('_', ' ')} at step {self.step}{summary}")
+        self.save_state()  # after the end event: a resumed run's history shows where this part ended
         self.write_run_files(status=reason)
         event.files = self.files()
         yield event
@@ -527,23 +530,26 @@ class GANTrainer(TrainerBase):
             "train_config": c.to_dict(),
         }  # fmt: skip
 
-    def save(self) -> Path | None:
-        """Generator + discriminator weights, the resume state and the run's other files."""
+    def save_weights(self) -> Path | None:
+        """Generator and discriminator as checkpoints; returns the generator's."""
         if self.run_dir is None:
             return None
         run, meta = self.run_dir, self.generator_meta()
-        path = save_checkpoint(run.file(GENERATOR_FILE), self.generator, meta)
+        self.last_checkpoint = save_checkpoint(run.file(GENERATOR_FILE), self.generator, meta)
         save_checkpoint(run.file(DISCRIMINATOR_FILE), self.discriminator, {
             **meta, "model": NETWORKS[self.config.model][1], "knobs": self.discriminator_knobs(self.train_set.channels)})
-        save_training_state(run.state_path(path), {
+        return self.last_checkpoint
+
+    def save_state(self) -> None:
+        """generator.state.pt: what Resume needs (both optimizers, the position, curves, GIF frames)."""
+        if self.run_dir is None or self.last_checkpoint is None:
+            return
+        save_training_state(self.run_dir.state_path(self.last_checkpoint), {
             "config": self.config.to_dict(), "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(), "step": self.step, "history": self.history,
             "fixed_noise": self.fixed_noise.cpu(), "frames": torch.stack(self.frames) if self.frames else None,
             "frame_stride": self.frame_stride, "score": self.score, "images": self.images,
         })  # fmt: skip
-        self.last_checkpoint = path
-        self.write_run_files(status="running")
-        return path
 
     def write_gif(self, fps: float = 8.0) -> Path | None:
         """The collected fixed-noise grids as an animated GIF (progress.gif of the run, or a temp file)."""

@@ -388,25 +388,28 @@ class Trainer(TrainerBase):
         return self.event("eval", **self.metrics, elapsed_s=self.elapsed())
 
     def end_epoch(self) -> None:
-        """A CAM frame, the best checkpoint (by validation accuracy) and the last one."""
+        """A CAM frame; the best checkpoint (by validation accuracy) and the last one, resumable."""
         self.capture_cam_frame()
         val_acc = self.metrics.get("val_acc")
         if self.val_set is not None and (self.best_metric is None or val_acc > self.best_metric):
             self.best_metric = val_acc
-            self.save("best")
-        self.save("last")
+            self.save_weights("best")
+        self.save_weights("last")
+        self.save_state()
+        self.write_run_files(status="running")
 
     def finish(self, reason: str) -> TrainEvent:
         """The end: a last CAM frame and checkpoint when stopped between epochs, then the "end" event."""
-        if reason != "done":  # stopped or out of time: keep the position for Resume
+        if reason != "done":  # stopped or out of time: keep the weights and the position for Resume
             self.capture_cam_frame()
-            self.save("last")
+            self.save_weights("last")
         if reason == "done":
             message = f"done: test accuracy {self.metrics.get('test_acc', float('nan')):.2%}"
         else:
             message = f"{reason.replace('_', ' ')} at step {self.step}"
         event = self.event("end", reason=reason, message=message, elapsed_s=self.elapsed(),
                            checkpoint=str(self.last_checkpoint) if self.last_checkpoint else None)
+        self.save_state()  # after the end event: a resumed run's history shows where this part ended
         self.write_run_files(status=reason)
         event.files = self.files()
         return event
@@ -446,20 +449,24 @@ class Trainer(TrainerBase):
                 "knobs": self.model_knobs(), "metrics": dict(self.metrics), "epoch": self.epoch(),
                 "train_config": self.config.to_dict()}
 
-    def save(self, name: str) -> Path | None:
-        """Weights as <name>.safetensors; for "last", also the resume state and the run's other files."""
+    def save_weights(self, name: str) -> Path | None:
+        """The model as <name>.safetensors ("last" or "best"), with its metadata."""
         if self.run_dir is None:
             return None
         path = save_checkpoint(self.run_dir.file(f"{name}.safetensors"), self.model, self.checkpoint_meta())
         if name == "last":
-            save_training_state(self.run_dir.state_path(path), {
-                "config": self.config.to_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                "history": self.history, "best_metric": self.best_metric,
-                "timeline": self.timeline.state() if self.timeline is not None else None,
-            })  # fmt: skip
             self.last_checkpoint = path
-            self.write_run_files(status="running")
         return path
+
+    def save_state(self) -> None:
+        """last.state.pt beside the last weights: what Resume needs (optimizer, position, curves)."""
+        if self.run_dir is None or self.last_checkpoint is None:
+            return
+        save_training_state(self.run_dir.state_path(self.last_checkpoint), {
+            "config": self.config.to_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+            "history": self.history, "best_metric": self.best_metric,
+            "timeline": self.timeline.state() if self.timeline is not None else None,
+        })  # fmt: skip
 
     def write_run_files(self, status: str) -> None:
         """metrics.csv, the CAM timeline pictures and the run record (record.json)."""
