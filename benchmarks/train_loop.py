@@ -1,15 +1,15 @@
-"""Images/s of the cnnzoo training loop vs a bare loop and a seeds-style loop, same run.
+"""Images/s of the cnnzoo training loop vs a bare loop and a tutorial-style loop, same run.
 
 resnet20 on 32×32 RGB images, batch 128, SGD, on this machine's CPU (or GPU if present):
 
 - bare:   forward / backward / step on pre-loaded, pre-normalised tensors, nothing else
           (the limit any loop can reach; same memory format as cnnzoo's)
 - cnnzoo: cnnzoo.trainer.Trainer with crop + flip augmentation, metrics and events included
-- seeds:  the seeds' style: a torchvision Dataset of PIL images with per-sample RandomCrop,
+- tutorial: the source posts' style: a torchvision Dataset of PIL images with per-sample RandomCrop,
           RandomHorizontalFlip, ToTensor, Normalize, through a DataLoader (num_workers=2)
 
 The loops run interleaved, three rounds, and each figure is the median round. The last line
-is the ratio cnnzoo / bare (target >= 0.9); the line before it cnnzoo / seeds (target >= 1.3).
+is the ratio cnnzoo / bare (target >= 0.9); the line before it cnnzoo / tutorial (target >= 1.3).
 
     python benchmarks/train_loop.py [--steps 12]
 """
@@ -73,7 +73,7 @@ def cnnzoo_loop(train: ImageDataset, test: ImageDataset, steps: int, device) -> 
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def seeds_loop(train: ImageDataset, steps: int, device) -> float:
+def tutorial_loop(train: ImageDataset, steps: int, device) -> float:
     import torchvision.transforms as T
     from PIL import Image
     from torch.utils.data import DataLoader, Dataset
@@ -103,7 +103,7 @@ def seeds_loop(train: ImageDataset, steps: int, device) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        _ = (outputs.argmax(1) == y).sum().item(), loss.item()  # the seeds' running metrics
+        _ = (outputs.argmax(1) == y).sum().item(), loss.item()  # the tutorials' running metrics
     return steps * BATCH / (time.perf_counter() - start)
 
 
@@ -114,17 +114,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     device = pick_device("auto")
     train, test = fake_cifar(args.steps * BATCH), fake_cifar(BATCH, seed=1)
-    results = {"bare": [], "cnnzoo": [], "seeds": []}
+    results = {"bare": [], "cnnzoo": [], "tutorial": []}
     bare(train, 2, device), cnnzoo_loop(fake_cifar(2 * BATCH), test, 2, device)  # warm-up
     for _ in range(args.rounds):
         results["bare"].append(bare(train, args.steps, device))
         results["cnnzoo"].append(cnnzoo_loop(train, test, args.steps, device))
-        results["seeds"].append(seeds_loop(train, args.steps, device))
+        results["tutorial"].append(tutorial_loop(train, args.steps, device))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"device: {device}, threads: {torch.get_num_threads()}, {MODEL}, batch {BATCH}, {args.steps} steps x {args.rounds} rounds")
     for name, value in med.items():
         print(f"{name} images/s: {value:.1f}")
-    print(f"cnnzoo/seeds-style: {med['cnnzoo'] / med['seeds']:.2f}")
+    print(f"cnnzoo/tutorial-style: {med['cnnzoo'] / med['tutorial']:.2f}")
     print(f"cnnzoo/bare: {med['cnnzoo'] / med['bare']:.2f}")
 
 

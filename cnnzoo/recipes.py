@@ -1,4 +1,4 @@
-"""Named training recipes: the papers' and seeds' settings, and the fast classroom ones.
+"""Named training recipes: the papers' and the tutorials' settings, and the fast classroom ones.
 
 One table for the CLI (`python -m train.classifier --recipe NAME`), the Train tab's defaults
 and the benchmarks. Each recipe is a dict of cnnzoo.trainer.TrainConfig fields.
@@ -26,12 +26,12 @@ RECIPES: dict[str, dict] = {
         model="resnet20", dataset="cifar10", epochs=182, batch_size=128, lr=0.1, momentum=0.9,
         weight_decay=1e-4, schedule="multistep", milestones=(0.5, 0.75), gamma=0.1,
     ),
-    # The seeds' ResNet code: resnet18, SGD 0.1 m0.9 wd 5e-4, cosine over 200 epochs, crop+flip.
+    # The ResNet tutorial's code: resnet18, SGD 0.1 m0.9 wd 5e-4, cosine over 200 epochs, crop+flip.
     "resnet18-cifar10": dict(
         model="resnet18", dataset="cifar10", epochs=200, batch_size=128, lr=0.1, momentum=0.9,
         weight_decay=5e-4, schedule="cosine",
     ),
-    # The seeds' WRN code / Zagoruyko & Komodakis: SGD 0.1 m0.9 wd 5e-4, x0.2 at 60/120/160 of 200.
+    # The WRN tutorial's code / Zagoruyko & Komodakis: SGD 0.1 m0.9 wd 5e-4, x0.2 at 60/120/160 of 200.
     "wrn-40-2-cifar10": dict(
         model="wide_resnet40_2", knobs={"dropout": 0.3}, dataset="cifar10", epochs=200, batch_size=128,
         lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="multistep", milestones=(0.3, 0.6, 0.8), gamma=0.2,
@@ -40,7 +40,7 @@ RECIPES: dict[str, dict] = {
         model="wide_resnet28_10", knobs={"dropout": 0.3}, dataset="cifar10", epochs=200, batch_size=128,
         lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="multistep", milestones=(0.3, 0.6, 0.8), gamma=0.2,
     ),
-    # The Inception tutorial (seed 002): MNIST, SGD lr 0.01 momentum 0.5, no augmentation.
+    # The Inception-module tutorial (source post 002): MNIST, SGD lr 0.01 momentum 0.5, no augmentation.
     "inception-mnist": dict(
         model="inception_mnist", dataset="mnist", epochs=10, batch_size=64, optimizer="sgd", lr=0.01,
         momentum=0.5, weight_decay=0.0, schedule="constant", augment=False,

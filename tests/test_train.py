@@ -21,7 +21,7 @@ def run_all(trainer, stop=None):
 def test_lr_schedules_follow_their_formulas():
     total = 100
     assert lr_factor("constant", 50, total) == 1.0
-    # multistep: the seeds' 60/120/160 of 200 epochs, gamma 0.2
+    # multistep: the WRN tutorial's 60/120/160 of 200 epochs, gamma 0.2
     assert lr_factor("multistep", 29, total) == 1.0
     assert lr_factor("multistep", 30, total) == pytest.approx(0.2)
     assert lr_factor("multistep", 60, total) == pytest.approx(0.04)

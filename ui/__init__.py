@@ -1,15 +1,24 @@
-"""The web UI: one module per tab, composed by app.py.
+"""The web UI: one module per tab, composed by app.py, and what the tabs share.
 
-Each tab module (ui/shapes.py, later ui/train.py, ui/cam.py, ui/gan.py) follows one pattern:
+    shapes_tab.py  train_tab.py  cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py
+    common.py      errors, number fields, concurrency settings, outputs by name, the throttle,
+                   the layout of a tab, the model-knob controls, how a server starts
+    sessions.py    what one browser session owns (runs, uploads, its training slot and Stop)
+    library.py     the models a page may choose from: shipped, trained on the page, uploaded
+
+Each tab module follows one pattern:
 
     def build_demo() -> gr.Blocks:      # builds the tab's components and events
         ...
-    demo = build_demo()                  # module-level, for `gradio ui/shapes.py` and tests
+    demo = build_demo()                  # module-level, for `gradio ui/shapes_tab.py` and tests
     if __name__ == "__main__":
-        serve(demo)                      # `python -m ui.shapes` runs the tab alone
+        serve(demo)                      # `python -m ui.shapes_tab` runs the tab alone
 
 - Handlers are named functions, thin adapters over cnnzoo (convert inputs, call the core,
   format outputs), registered with an `api_name=` so gradio_client and tests can call them.
+  A handler with many inputs takes the form as keyword arguments (`inputs_kwargs=`: the API
+  names its parameters by the same names) and says which outputs it updates by name
+  (ui.common.Outputs). No tab imports another tab: what two need lives in this package once.
 - A ValueError from the core reaches the user through `with user_errors():` (ui/common.py).
 - Light events (tracing, CAM, sampling) and heavy ones (training) use separate
   `concurrency_id`s with deliberate `concurrency_limit`s, so light never waits behind heavy.
@@ -17,7 +26,7 @@ Each tab module (ui/shapes.py, later ui/train.py, ui/cam.py, ui/gan.py) follows 
 
 Adding a tab to the app is one line in app.py's TABS:
 
-    TABS = [("Shapes", shapes.build_demo), ("Train", train.build_demo)]
+    TABS = [("Shapes", shapes_tab.build_demo), ("Train", train_tab.build_demo)]
 
 app.py calls each builder and renders the fresh Blocks inside a gr.Tab; the tab's api_names
 and its `demo.load` events carry over into the app (rendering moves load events to the root).
@@ -25,7 +34,8 @@ An api_name used by two tabs gets a suffix (`trace_1`), so keep them unique acro
 """
 import os
 
-# The server runs several jobs at once on few cores (two trainings, traces, CAMs). OpenMP's
-# default busy-waiting threads then fight each other: a GAN step measured 978 ms instead of
-# 85 ms with PASSIVE under that contention. Must be set before torch loads its OpenMP runtime.
+# Busy-waiting OpenMP threads fight each other when a server runs several jobs at once on few
+# cores (two trainings, traces, CAMs): let idle threads sleep. (Measured: a GAN step took 978 ms
+# with the default policy under such contention, 85 ms with PASSIVE.) Must be set before torch
+# loads its OpenMP runtime.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

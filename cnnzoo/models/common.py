@@ -3,7 +3,7 @@
     logits = model.forward_head(model.forward_features(x))
              features: (N, num_features, h, w)  ->  logits: (N, num_classes)
 
-CAM, the shape tracer and the loss landscape use this seam instead of per-model code.
+CAM and the shape tracer use this seam instead of per-model code.
 """
 from __future__ import annotations
 
