@@ -200,7 +200,7 @@ class RunDir:
         writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
-        return atomic_write(self.file(self.METRICS), text.getvalue())
+        return atomic_write(self.file(self.METRICS), text.getvalue(), durable=False)
 
     def save_picture(self, name: str, picture) -> Path:
         """A uint8 (H, W, C) picture as a PNG under the folder (e.g. images/cam-epoch0003.png)."""
@@ -214,7 +214,10 @@ class RunDir:
             "config": config, "total_steps": total_steps, "events": history, "images": images,
             "files": {key: self.relative(path) for key, path in files.items() if path is not None},
         }  # fmt: skip
-        return atomic_write(self.file(self.RECORD), json.dumps(json_ready(record, "the run record"), indent=1, allow_nan=False))
+        # Rewritten at every save, so not synced to disk (the checkpoint and its state are):
+        # a power cut may cost the newest rows, never a half-written file.
+        text = json.dumps(json_ready(record, "the run record"), allow_nan=False, separators=(",", ":"))
+        return atomic_write(self.file(self.RECORD), text, durable=False)
 
     def relative(self, path: str | Path) -> str:
         path = Path(path)

@@ -469,7 +469,8 @@ class Trainer(TrainerBase):
         })  # fmt: skip
 
     def write_run_files(self, status: str) -> None:
-        """metrics.csv, the CAM timeline pictures and the run record (record.json)."""
+        """metrics.csv, the CAM timeline's frames and the run record (record.json); when the run
+        ends (any status but "running"), also the timeline as one strip and as a GIF."""
         if self.run_dir is None:
             return
         run = self.run_dir
@@ -483,8 +484,9 @@ class Trainer(TrainerBase):
                     run.save_picture(name, picture)
                 images.append({"kind": "cam", "epoch": frame.epoch, "file": name,
                                "caption": f"epoch {frame.epoch:g}"})
-            run.save_picture("cam_timeline.png", self.timeline.strip(**options))
-            self.timeline.save_gif(run.file("cam_timeline.gif"), **options)
+            if status != "running":
+                run.save_picture("cam_timeline.png", self.timeline.strip(**options))
+                self.timeline.save_gif(run.file("cam_timeline.gif"), **options)
         run.write_record("classifier", status, self.config.to_dict(), self.total_steps, self.history, images,
                          self.file_paths())
 

@@ -182,9 +182,10 @@ def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, g
         images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in array]
     looping = {"loop": 0} if loop else {}  # loop=0: forever; no key: play once
     # optimize: Pillow shrinks the palette to the colours in use (what makes grey GIFs small).
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
                    duration=round(1000 / fps), optimize=array.shape[3] == 1, **looping)
-    return path
+    return atomic_write(path, buffer.getvalue(), durable=False)  # a browser never gets half a GIF
 
 
 # ----------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class CAMTimeline:
     probe_image: torch.Tensor
     class_idx: int | None = None
     frames: list[CAMFrame] = field(default_factory=list)
+    _drawn_with: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _drawn: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         image = self.probe_image
@@ -103,16 +105,20 @@ class CAMTimeline:
         if not self.frames:
             raise ValueError("the timeline has no frames yet: record a training run first")
         h, w = self.probe_image.shape[1:]
-        pictures = []
-        for frame in self.frames:
+        # Frames are only ever appended: the pictures drawn last time with these options stay
+        # right, and a trainer redrawing the strip and the GIF every epoch draws one new frame.
+        options = (colormap, opacity, size, threshold, captions, tuple(class_names or ()))
+        if self._drawn_with != options:
+            self._drawn_with, self._drawn = options, []
+        for frame in self.frames[len(self._drawn):]:
             box = None if threshold is None else cam_boxes(frame.map, threshold, size=(h, w))
             picture = viz.overlay_cam(self.probe_image, frame.map, colormap=colormap, opacity=opacity, box=box,
                                       size=size)
             if captions:
                 name = class_names[frame.class_idx] if class_names else str(frame.class_idx)
                 picture = viz.caption_below(picture, f"ep {frame.epoch:g} {name} {frame.prob:.0%}")
-            pictures.append(picture)
-        return pictures
+            self._drawn.append(picture)
+        return list(self._drawn)
 
     def strip(self, *, gap: int = 2, **overlay_options) -> np.ndarray:
         """All frames side by side, oldest first, `gap` black pixels around each: uint8 (H', W', 3)."""
