@@ -283,13 +283,15 @@ def resumable_choices(request: gr.Request):
 # ---------------------------------------------------------------------------------------------
 
 
-FORM = ("model_name", *KNOBS, "dataset", "folder_zip", "image_size", "epochs", "batch_size", "optimizer", "lr",
-        "momentum", "weight_decay", "schedule", "augment", "label_smoothing", "cam_timeline", "probe_index", "seed",
-        "train_subset", "val_fraction")  # the parameters of train_model (with "smoothing", a control of the view)
+# The parameters of train_model, in the API's order: the form's fields, and "smoothing" (a control
+# of the view: it shapes the curves the run streams).
+FORM = ("model_name", *KNOBS, "dataset", "image_size", "epochs", "batch_size", "optimizer", "lr", "momentum",
+        "weight_decay", "schedule", "augment", "label_smoothing", "seed", "train_subset", "val_fraction", "smoothing",
+        "folder_zip", "cam_timeline", "probe_index")
 
 
 def form_controls() -> dict[str, gr.components.Component]:
-    """The training form: one control per parameter of train_model (FORM), by name (the API's names)."""
+    """The training form: one control per parameter of train_model (FORM, but smoothing), by name."""
     c = {"model_name": gr.Dropdown(list_models(kind="classifier"), value=DEFAULTS["model"], label="network", filterable=True)}
     c.update(knob_controls())
     c["dataset"] = gr.Dropdown(datasets.dataset_names(), value=DEFAULTS["dataset"], label="dataset",
@@ -359,7 +361,6 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · train") as demo:
         gr.Markdown(INTRO)
         c = controls_and_view(controls, view_components, min_width=300)
-        form = {name: c[name] for name in FORM}
         train_btn, stop_btn = c["train_btn"], c["stop_btn"]
         knob_inputs = [c[name] for name in KNOBS]
         outputs = OUTPUTS.of(c)
@@ -369,7 +370,7 @@ def build_demo() -> gr.Blocks:
         c["dataset"].change(lambda d: gr.update(visible=d == "folder"), c["dataset"], c["folder_zip"],
                             api_visibility="private", **LIGHT)
 
-        train_event = train_btn.click(train_model, inputs_kwargs={**form, "smoothing": c["smoothing"]}, outputs=outputs,
+        train_event = train_btn.click(train_model, inputs_kwargs={name: c[name] for name in FORM}, outputs=outputs,
                                       api_name="train", **TRAIN_CONCURRENCY)
         degradation_event = c["degradation_btn"].click(degradation_experiment, [c["smoothing"]], outputs,
                                                        api_name="degradation", **TRAIN_CONCURRENCY)
