@@ -47,6 +47,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnzoo.compute import eval_mode
+from cnnzoo.models.common import check_positive_int
 
 __all__ = ["TraceRow", "TraceResult", "trace", "ReductionArithmetic", "reduction_arithmetic"]
 
@@ -329,8 +330,6 @@ def reduction_arithmetic(
     120.4M multiplications; reducing to 16 channels first costs 3,072 + 12,800 = 15,872 weights
     and 2.4M + 10.0M = 12.4M multiplications, about 10× less.
     """
-    from cnnzoo.models.common import check_positive_int
-
     for name, value in [
         ("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size),
         ("reduce_channels", reduce_channels), ("height", height), ("width", width),

@@ -309,22 +309,26 @@ def gan_upload(file: str | None, request: gr.Request = None):
     return gr.update(choices=GENERATORS.choices(session), value=key)
 
 
+PICK_OUTPUTS = Outputs("start_seed", "start_sample", "end_seed", "end_sample", "picking", "hint")
+WALK_OUTPUTS = Outputs("strip", "walk_gif", "walk_files")
+
+
 def pick_sample(shown: dict | None, picking: str, evt: gr.SelectData, request: gr.Request):
     """A click on the grid: the sample under it becomes the start (first click) or the end
-    (second click) of the walk. Returns the four endpoint fields, the next pick and a hint."""
-    skip = gr.skip()
+    (second click) of the walk; the next pick ("end" after a start, "walk" after an end) and a hint."""
     if not shown or evt is None or evt.index is None:
-        return skip, skip, skip, skip, picking, "Draw a grid first, then click two samples."
+        return PICK_OUTPUTS(hint="Draw a grid first, then click two samples.")
     x, y = evt.index[0], evt.index[1]
     scale = shown["scale"]
     index = grid_index(y // scale, x // scale, shown["side"] ** 2, shown["image_size"], nrow=shown["side"],
                        padding=SAMPLE_GRID_STYLE["padding"])
     if index is None:
-        return skip, skip, skip, skip, picking, "That was a line between samples: click inside one."
+        return PICK_OUTPUTS(hint="That was a line between samples: click inside one.")
     if picking != "end":  # "start", or "walk" after a finished pair
-        return (shown["seed"], index, skip, skip, "end",
-                f"Start: sample #{index} of seed {shown['seed']}. Now click the end sample.")
-    return (skip, skip, shown["seed"], index, "walk", f"End: sample #{index} of seed {shown['seed']}. Walking…")
+        return PICK_OUTPUTS(start_seed=shown["seed"], start_sample=index, picking="end",
+                            hint=f"Start: sample #{index} of seed {shown['seed']}. Now click the end sample.")
+    return PICK_OUTPUTS(end_seed=shown["seed"], end_sample=index, picking="walk",
+                        hint=f"End: sample #{index} of seed {shown['seed']}. Walking…")
 
 
 def refresh_generators(current: str | None, request: gr.Request):
@@ -336,7 +340,7 @@ def refresh_generators(current: str | None, request: gr.Request):
 def walk_if_end(picking: str, *walk_inputs, request: gr.Request = None):
     """After a click: walk once both ends are picked ("walk"; the next click is a new start)."""
     if picking != "walk":
-        return gr.skip(), gr.skip(), gr.skip()
+        return WALK_OUTPUTS()
     return gan_interpolate(*walk_inputs, request=request)
 
 
@@ -475,12 +479,11 @@ def build_demo() -> gr.Blocks:
         c["upload"].upload(gan_upload, c["upload"], c["generator"], api_name="gan_upload", **GENERATE_CONCURRENCY).success(
             **sample, api_visibility="private")
         train_event.then(**sample, api_visibility="private")
-        walk_outputs = by_name(["strip", "walk_gif", "walk_files"])
+        walk_outputs = WALK_OUTPUTS.of(c)
         c["walk_btn"].click(gan_interpolate, by_name(WALK_INPUTS), walk_outputs, api_name="interpolate",
                             **GENERATE_CONCURRENCY)
-        c["grid"].select(pick_sample, by_name(["shown", "picking"]),
-                         by_name(["start_seed", "start_sample", "end_seed", "end_sample", "picking", "hint"]),
-                         api_visibility="private", **LIGHT).success(
+        c["grid"].select(pick_sample, by_name(["shown", "picking"]), PICK_OUTPUTS.of(c), api_visibility="private",
+                         **LIGHT).success(
             walk_if_end, [c["picking"], *by_name(WALK_INPUTS)], walk_outputs, api_visibility="private",
             **GENERATE_CONCURRENCY)
         demo.load(refresh_generators, c["generator"], c["generator"], api_visibility="private", **LIGHT).success(
