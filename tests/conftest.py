@@ -25,6 +25,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 # As the app's server does (ui/__init__.py), before torch loads: tests run servers in-process.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import contextlib  # noqa: E402
+
 import pytest  # noqa: E402
 
 CHROMIUM = os.environ.get("CNNZOO_CHROMIUM", "/usr/bin/chromium")  # Debian's package
@@ -35,6 +37,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch on n threads inside the block, as before afterwards. Tiny nets gain nothing from a
+    second thread, and on a 2-core CPU shared with other jobs two spinning OpenMP threads made
+    tiny GAN steps ~50× slower (13 ms vs ~1 s) and tests/test_models.py 142 s instead of 25 s."""
+    import torch  # here, not at the top: OMP_WAIT_POLICY above must be set before torch loads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    """The test runs torch on one thread (see torch_threads)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

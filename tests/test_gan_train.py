@@ -5,6 +5,7 @@ import threading
 
 import pytest
 import torch
+from conftest import torch_threads
 
 import cnnzoo.gan_trainer as gan_trainer
 from cnnzoo.gan_trainer import GANConfig, GANTrainer, clip_weights_, frozen
@@ -17,14 +18,7 @@ TINY = dict(dataset="digits", image_size=32, width=4, batch_size=16, num_samples
             sample_every=2, scorer=None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny nets gain nothing from a second thread, and on a CPU shared with other jobs two
-    # spinning OpenMP threads made these steps ~50× slower (measured: 13 ms vs ~1 s per step).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: see conftest.torch_threads
 
 
 def run_all(trainer, stop=None):
@@ -236,12 +230,8 @@ def digits_classifier(tmp_path_factory):
     out = tmp_path_factory.mktemp("scorer")
     config = TrainConfig(model="simple_cnn", knobs={"width": 8}, dataset="digits", epochs=5, batch_size=64,
                          lr=0.05, schedule="onecycle", logs_per_epoch=1, out_dir=str(out))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # module fixtures run before the autouse one_thread
-    try:
+    with torch_threads(1):  # module fixtures run before the test's one_thread
         list(Trainer(config).run())
-    finally:
-        torch.set_num_threads(before)
     return out / "last.safetensors"
 
 

@@ -13,6 +13,7 @@ import os
 import pytest
 import torch
 import torch.nn as nn
+from conftest import torch_threads
 
 from cnnzoo.registry import NORMALISATIONS, create_model, get_entry, list_models, model_info, model_knobs
 
@@ -26,15 +27,9 @@ HEAVY = {"resnet50", "resnet101", "resnet152", "wide_resnet", "wide_resnet16_8",
 
 @pytest.fixture(autouse=True, scope="module")
 def one_cpu_thread():
-    """Run this module's many small forward/backward passes on one thread.
-
-    On a 2-core machine shared with other processes, torch's 2 worker threads wait on each
-    other: measured here, this file took 142 s with 2 threads and 25 s with 1.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """This module's many small forward/backward passes run on one thread (conftest.torch_threads)."""
+    with torch_threads(1):
+        yield
 
 
 def n_params(model: nn.Module) -> int:

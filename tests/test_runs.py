@@ -16,12 +16,7 @@ TINY_GAN = dict(model="dcgan", dataset="digits", image_size=32, width=4, batch_s
                 sample_every=2, scorer=None, steps=5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: see conftest.torch_threads
 
 
 def stop_at(trainer, step):

@@ -16,12 +16,7 @@ from cnnzoo.viz import (
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets; a shared CPU makes two threads much slower
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: see conftest.torch_threads
 
 
 @pytest.fixture(scope="module")
