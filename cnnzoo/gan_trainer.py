@@ -256,8 +256,8 @@ class GANTrainer(TrainerBase):
     def __init__(self, config: GANConfig | None = None, *, resume_from: str | Path | None = None,
                  override: dict | None = None):
         self.resume_dir = resume_files(resume_from) if resume_from is not None else None
-        resume = (self.resume_dir, RunDir(self.resume_dir).state_path(GENERATOR_FILE)) if self.resume_dir else None
-        config, state = open_run(GANConfig, config, resume, override)
+        state_path = RunDir(self.resume_dir).state_path(GENERATOR_FILE) if self.resume_dir else None
+        config, state = open_run(GANConfig, config, state_path, override)
         self.config, self.device = config, pick_device(config.device)
         self.run_dir = RunDir(config.out_dir) if config.out_dir else None
         self.resume_state = state
@@ -337,12 +337,11 @@ class GANTrainer(TrainerBase):
         yield self.event("start", message=self.start_message())
         if self.step == 0:
             yield self.sample_event()  # the untrained generator: the GIF's first frame
-        reason = "done"
         while self.step < self.total_steps:
             # stop: cooperative, answered at once with a resumable checkpoint
-            if stopped := self.stop_reason(stop):
-                reason = stopped
-                break
+            if reason := self.stop_reason(stop):
+                yield from self.finish(reason)
+                return
             # one step of the game: D (or the critic, n_critic times), then G
             t0 = time.perf_counter()
             losses = self.dcgan_step(self.step) if c.model == "dcgan" else self.wgan_step(self.step)
@@ -368,7 +367,7 @@ class GANTrainer(TrainerBase):
                     self.save_weights()
                     self.save_state()
                     self.write_run_files(status="running")
-        yield from self.finish(reason)
+        yield from self.finish("done")
 
     # --- one step of each game ----------------------------------------------------------
     def real_batch(self, b: int) -> torch.Tensor:

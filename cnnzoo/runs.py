@@ -90,16 +90,15 @@ class RunConfig:
         return dataclasses.replace(self, **override)
 
 
-def open_run(config_class: type, config, resume: tuple[Path, Path] | None, override: dict | None):
+def open_run(config_class: type, config, state_path: Path | None, override: dict | None):
     """(config, resume state) of a run about to start: `config` itself for a new run; for a resumed
-    one (resume = (its folder, its state file)) the stored config with the settings a resume may
-    change (override, config_class.RESUMABLE), its files staying in its folder unless out_dir
-    says otherwise. The config is validated."""
+    one (state_path: its resume state, in its run folder) the stored config with the settings a
+    resume may change (override, config_class.RESUMABLE), its files staying in its folder unless
+    out_dir says otherwise. The config is validated."""
     state = {}
-    if resume is not None:
-        folder, state_path = resume
+    if state_path is not None:
         state = load_training_state(state_path)
-        config = config_class.from_dict({**state["config"], "out_dir": str(folder)}).resumed(override)
+        config = config_class.from_dict({**state["config"], "out_dir": str(state_path.parent)}).resumed(override)
     elif override:
         raise ValueError("override= is for resumed runs; put the settings in the config")
     config = config or config_class()

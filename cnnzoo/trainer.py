@@ -216,8 +216,7 @@ class Trainer(TrainerBase):
     def __init__(self, config: TrainConfig | None = None, *, resume_from: str | Path | None = None,
                  override: dict | None = None, train_set=None, test_set=None):
         self.resume_checkpoint, state_path = resume_files(resume_from) if resume_from is not None else (None, None)
-        resume = (self.resume_checkpoint.parent, state_path) if resume_from is not None else None
-        config, state = open_run(TrainConfig, config, resume, override)
+        config, state = open_run(TrainConfig, config, state_path, override)
         self.config, self.device = config, pick_device(config.device)
         self.run_dir = RunDir(config.out_dir) if config.out_dir else None
         self.history: list[dict] = list(state.get("history", []))

@@ -65,6 +65,8 @@ def test_bad_settings_get_a_clear_error_and_the_server_keeps_serving(app_url):
         client.predict(**QUICK, lr=-1, api_name="/train")
     with pytest.raises(AppError, match="depth"):
         client.predict(model_name="wide_resnet", depth=30, dataset="digits", epochs=1, api_name="/train")
+    with pytest.raises(AppError, match="epochs is empty: type a number"):  # a blank field names itself
+        client.predict(**{**QUICK, "epochs": None}, api_name="/train")
     with pytest.raises(AppError, match="(?i)cifar10|data"):  # no CIFAR files offline: says where to put them
         client.predict(**{**QUICK, "dataset": "cifar10"}, api_name="/train")
     _, _, status, *_ = client.predict(**{**QUICK, "epochs": 1}, api_name="/train")

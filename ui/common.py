@@ -1,4 +1,6 @@
-"""What the tabs share: how errors reach the user, how numbers read, how a server starts.
+"""What the tabs share: how errors reach the user, how form fields become numbers, how numbers
+read, the model-knob controls, the concurrency settings, outputs by name, the streaming
+throttle, the layout of a tab, and how a server starts.
 
 Everything here is UI glue; the work itself lives in cnnzoo/.
 """
@@ -16,7 +18,7 @@ from cnnzoo.registry import model_info, model_knobs
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
 
-# launch() options shared by app.py and every tab run alone (`python -m ui.shapes`).
+# launch() options shared by app.py and every tab run alone (`python -m ui.shapes_tab`).
 # A theme object, not a Hub theme string: the page must load offline. Its fonts ship with gradio.
 LAUNCH_OPTIONS = dict(
     theme=gr.themes.Soft(),
@@ -59,10 +61,13 @@ def user_errors_in(events):
 
 
 def form_number(form: dict, name: str, kind=float, label: str | None = None):
-    """The form's field `name` as a float or int; a ValueError naming the field when it is blank,
-    not a number or (for int) not whole, instead of a TypeError deep inside the core."""
-    label = label or name.replace("_", " ")
-    value = form.get(name)
+    """The form's field `name` as a number (see number); label: how the page names the field."""
+    return number(form.get(name), label or name.replace("_", " "), kind)
+
+
+def number(value, label: str, kind=float):
+    """A form field's value as a float or int; a ValueError naming the field when it is blank, not
+    a number or (for int) not whole, instead of a TypeError deep inside the core."""
     if value is None or value == "":
         raise ValueError(f"{label} is empty: type a number")
     try:

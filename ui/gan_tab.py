@@ -29,7 +29,7 @@ from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, controls_and_view, duration, form_number, serve,
+    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, controls_and_view, duration, number, serve,
     throttled, user_errors, user_errors_in,
 )  # fmt: skip
 from ui.library import ModelLibrary, file_key
@@ -98,18 +98,16 @@ def score_text(score: dict | None, title: str = "generator") -> str:
 
 def make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every) -> GANConfig:
     """GANConfig from the form; ValueError naming the field for blank or impossible settings."""
-    form = dict(image_size=image_size, width=width, steps=steps, lr=lr, clip=clip, n_critic=n_critic, seed=seed,
-                sample_every=sample_every)
-    width = form_number(form, "width", int)
+    width = number(width, "width", int)
     if width > MAX_WIDTH:
         raise ValueError(f"width {width} is too wide for this server: at most {MAX_WIDTH} (the paper's); 20 trains "
                          f"on a CPU in minutes. Train wider nets with `python -m train.gan --width {width}` on a GPU.")
     config = GANConfig(
-        model=model, dataset=dataset, image_size=form_number(form, "image_size", int, "image size"), width=width,
-        steps=form_number(form, "steps", int) if steps not in (None, "") else None,
-        lr=form_number(form, "lr", float, "learning rate") if lr not in (None, "", 0) else None,
-        clip=form_number(form, "clip", float, "clip c"), n_critic=form_number(form, "n_critic", int, "n_critic"),
-        seed=form_number(form, "seed", int), sample_every=form_number(form, "sample_every", int, "samples every"),
+        model=model, dataset=dataset, image_size=number(image_size, "image size", int), width=width,
+        steps=number(steps, "steps", int) if steps not in (None, "") else None,
+        lr=number(lr, "learning rate") if lr not in (None, "", 0) else None,
+        clip=number(clip, "clip c"), n_critic=number(n_critic, "n_critic", int),
+        seed=number(seed, "seed", int), sample_every=number(sample_every, "samples every", int),
         scorer=SCORER, time_limit_s=MAX_TRAIN_S,
     )  # fmt: skip
     config.validate()
@@ -235,7 +233,7 @@ def show_picture(picture: torch.Tensor, session: Session, kind: str, scale: int 
 
 
 def checked_side(value) -> int:
-    side = form_number({"samples a side": value}, "samples a side", int)
+    side = number(value, "samples a side", int)
     if not 1 <= side <= MAX_GRID_SIDE:
         raise ValueError(f"the grid is 1 to {MAX_GRID_SIDE} samples a side, got {value}")
     return side
@@ -260,7 +258,7 @@ def gan_sample(generator: str, seed: int = 0, grid_side: int = 8, request: gr.Re
     about the generator and its score, what was drawn (for picking samples by clicking))."""
     session = session_for(request)
     with user_errors():
-        side, seed = checked_side(grid_side), form_number({"seed": seed}, "seed", int)
+        side, seed = checked_side(grid_side), number(seed, "seed", int)
         G, _ = GENERATORS.load(generator, session)
     scale = display_scale(G.image_size)
     picture = show_picture(sample_grid(G, seed=seed, n=side * side, nrow=side), session, "grid", scale)
@@ -284,7 +282,7 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
     num_frames frames of (S + 4)·GIF_SCALE pixels a side for S×S samples."""
     session = session_for(request)
     with user_errors():
-        side, frames = checked_side(grid_side), form_number({"frames": num_frames}, "frames", int)
+        side, frames = checked_side(grid_side), number(num_frames, "frames", int)
         if not 2 <= frames <= MAX_FRAMES:
             raise ValueError(f"a walk has 2 to {MAX_FRAMES} frames (both ends included), got {num_frames}")
         G, _ = GENERATORS.load(generator, session)

@@ -1,0 +1,48 @@
+"""The UI glue every tab uses: outputs by name, form numbers, the throttle, the LinePlot reset."""
+import gradio as gr
+import pandas as pd
+import pytest
+
+from ui.common import LinePlotLines, Outputs, form_number, number, throttled
+
+
+def test_outputs_by_name_skip_the_rest_and_refuse_unknown_names():
+    outputs = Outputs("plot", "status", "files")
+    update = outputs(status="running")
+    assert update[1] == "running" and update[0] == gr.skip() and update[2] == gr.skip()
+    assert outputs(plot=1, status=2, files=3) == (1, 2, 3)
+    assert Outputs("status")(status="x") == "x"  # one output: the value itself, as gradio expects
+    with pytest.raises(TypeError, match="not an output of this event: stauts"):
+        outputs(stauts="typo")
+    assert outputs.of({"plot": "P", "status": "S", "files": "F", "other": "O"}) == ["P", "S", "F"]
+
+
+def test_form_numbers_name_the_field_that_is_wrong():
+    assert form_number({"epochs": 3}, "epochs") == 3.0 and number("7", "seed", int) == 7
+    assert number(20.0, "width", int) == 20 and isinstance(number(20.0, "width", int), int)
+    with pytest.raises(ValueError, match="batch size is empty: type a number"):
+        form_number({"batch_size": None}, "batch_size", int)
+    with pytest.raises(ValueError, match="learning rate must be a number, got 'fast'"):
+        form_number({"lr": "fast"}, "lr", float, "learning rate")
+    with pytest.raises(ValueError, match="seed must be a whole number, got 1.5"):
+        number(1.5, "seed", int)
+
+
+def test_throttle_keeps_what_must_show_and_thins_the_rest():
+    class E:
+        def __init__(self, kind):
+            self.kind = kind
+
+    events = [E("step") for _ in range(1000)] + [E("end")]
+    shown = list(throttled(iter(events), every_s=60))
+    assert [e.kind for e in shown] == ["step", "end"]  # the first, then only what must show
+    assert len(list(throttled(iter(events), every_s=0))) == 1001
+
+
+def test_a_new_line_resets_the_plot_once():
+    lines = LinePlotLines()
+    frame = lambda *names: pd.DataFrame({"series": list(names)})  # noqa: E731
+    assert not lines.new_lines(frame("a"))  # the first data: nothing to reset
+    assert not lines.new_lines(frame("a"))
+    assert lines.new_lines(frame("a", "b"))  # a line appears
+    assert not lines.new_lines(frame("a", "b")) and not lines.new_lines(None)
