@@ -166,10 +166,11 @@ class GANEvent(RunEvent):
     fixed-noise grid, uint8 (H, W, C)) | "score" (class coverage / entropy / confidence of
     generated samples, see cnnzoo.quality; score: the whole report with the real-data ceiling
     and the noise floor) | "end" (reason: "done", "stopped", "time_limit" or "nan"; gif: the
-    fixed-noise grid over training; files: the run's files by role). history: the records so far.
+    fixed-noise grid over training; files: the run's files by role). history: the records so far;
+    run_dir: the run's folder.
     """
 
-    NOT_RECORDED: ClassVar[tuple[str, ...]] = ("history", "files", "samples", "score")
+    NOT_RECORDED: ClassVar[tuple[str, ...]] = ("history", "files", "run_dir", "samples", "score")
 
     kind: str
     step: int  # generator updates so far
@@ -196,6 +197,7 @@ class GANEvent(RunEvent):
     score: dict | None = None
     history: list | None = field(default=None, repr=False)
     files: dict | None = None
+    run_dir: str | None = None
 
 
 def clip_weights_(module: nn.Module, c: float) -> None:
@@ -505,7 +507,7 @@ class GANTrainer(TrainerBase):
     def event(self, kind: str, **fields) -> GANEvent:
         """A GANEvent at the current step; "step", "score" and "end" are kept in the history."""
         e = GANEvent(kind=kind, step=self.step, epoch=self.epoch(), total_steps=self.total_steps,
-                     device=str(self.device), history=self.history, **fields)
+                     device=str(self.device), history=self.history, run_dir=self.config.out_dir, **fields)
         if kind in ("step", "score", "end"):
             self.history.append(e.to_dict())
         return e

@@ -140,7 +140,7 @@ class RunEvent:
     CSV and the run record keep of an event; fields named in NOT_RECORDED (the history itself,
     file lists, pictures) travel with the live event only."""
 
-    NOT_RECORDED: ClassVar[tuple[str, ...]] = ("history", "files")
+    NOT_RECORDED: ClassVar[tuple[str, ...]] = ("history", "files", "run_dir")
 
     @classmethod
     def recorded_fields(cls) -> list[str]:

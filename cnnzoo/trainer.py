@@ -115,7 +115,7 @@ class TrainEvent(RunEvent):
     kind: "start" | "step" (train loss/acc since the last step event) | "eval" (test and
     validation metrics) | "end" (reason: "done", "stopped", "time_limit" or "nan"; files: the
     run's files that exist, by role). history: the run's records so far (this one included,
-    earlier runs of a resumed one too); read it, do not change it.
+    earlier parts of a resumed run too); read it, do not change it. run_dir: the run's folder.
     """
 
     kind: str
@@ -138,6 +138,7 @@ class TrainEvent(RunEvent):
     checkpoint: str | None = None
     history: list | None = field(default=None, repr=False)
     files: dict | None = None
+    run_dir: str | None = None
 
 
 def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int = 0, gamma: float = 0.2,
@@ -423,7 +424,7 @@ class Trainer(TrainerBase):
     def event(self, kind: str, **fields) -> TrainEvent:
         """A TrainEvent at the current step, kept in the history (all but "start")."""
         e = TrainEvent(kind=kind, step=self.step, epoch=self.epoch(), total_steps=self.total_steps,
-                       device=str(self.device), history=self.history, **fields)
+                       device=str(self.device), history=self.history, run_dir=self.config.out_dir, **fields)
         if kind != "start":
             self.history.append(e.to_dict())
         return e

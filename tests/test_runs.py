@@ -83,12 +83,13 @@ def test_events_carry_the_run_length_the_history_and_at_the_end_the_files(tmp_pa
     trainer = Trainer(TrainConfig(**TINY, out_dir=str(tmp_path)))
     events = list(trainer.run())
     assert {e.total_steps for e in events} == {8}  # 2 epochs of 4 steps
+    assert {e.run_dir for e in events} == {str(tmp_path)}
     assert all(e.history is trainer.history for e in events)
     assert events[-1].history[-1]["kind"] == "end"
     files = events[-1].files
     assert set(files) == {"checkpoint", "metrics", "record"}
     assert all(path.startswith(str(tmp_path)) for path in files.values())
-    assert "history" not in trainer.history[0] and "files" not in trainer.history[-1]
+    assert not {"history", "files", "run_dir"} & (set(trainer.history[0]) | set(trainer.history[-1]))
 
     resumed = Trainer(resume_from=tmp_path, override={"epochs": 3})
     start = next(resumed.run())
