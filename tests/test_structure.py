@@ -34,3 +34,13 @@ def test_the_core_never_imports_gradio_and_no_tab_imports_another():
     for path in (ROOT / "ui").glob("*.py"):
         others = {name.split(".")[1] for name in imported_modules(path) if name.startswith("ui.")} & tabs
         assert not others - {path.stem}, f"{path.name} imports the tab(s) {others}"
+
+
+def test_importing_cnnzoo_stays_light():
+    """Nothing happens at import: no gradio, and torchvision and matplotlib only once a function
+    that needs them runs (importing torchvision.ops alone costs the app's start-up 1.4 s)."""
+    import subprocess
+
+    code = "import sys, cnnzoo, cnnzoo.trainer, cnnzoo.gan_trainer; print(sorted(m for m in ('gradio', 'torchvision', 'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
