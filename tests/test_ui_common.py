@@ -1,9 +1,9 @@
-"""The UI glue every tab uses: outputs by name, form numbers, the throttle, the LinePlot reset."""
+"""The UI glue every tab uses: outputs by name, form numbers, the LinePlot reset."""
 import gradio as gr
 import pandas as pd
 import pytest
 
-from ui.common import LinePlotLines, Outputs, form_number, number, throttled
+from ui.common import LinePlotLines, Outputs, form_number, number
 
 
 def test_outputs_by_name_skip_the_rest_and_refuse_unknown_names():
@@ -26,17 +26,6 @@ def test_form_numbers_name_the_field_that_is_wrong():
         form_number({"lr": "fast"}, "lr", float, "learning rate")
     with pytest.raises(ValueError, match="seed must be a whole number, got 1.5"):
         number(1.5, "seed", int)
-
-
-def test_throttle_keeps_what_must_show_and_thins_the_rest():
-    class E:
-        def __init__(self, kind):
-            self.kind = kind
-
-    events = [E("step") for _ in range(1000)] + [E("end")]
-    shown = list(throttled(iter(events), every_s=60))
-    assert [e.kind for e in shown] == ["step", "end"]  # the first, then only what must show
-    assert len(list(throttled(iter(events), every_s=0))) == 1001
 
 
 def test_a_new_line_resets_the_plot_once():

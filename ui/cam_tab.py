@@ -37,7 +37,7 @@ from ui.cam_view import (
     render_view,
 )  # fmt: skip
 from ui.common import LIGHT, Outputs, controls_and_view, serve, user_errors
-from ui.sessions import Session, end_session, session_for
+from ui.sessions import Session, detach_page, page_load, session_for
 
 # A CAM is a batch-1 forward pass (milliseconds): many at once, never queued behind training.
 CAM_CONCURRENCY = dict(concurrency_id="cam", concurrency_limit=4)
@@ -414,8 +414,8 @@ def build_demo() -> gr.Blocks:
         display = by_name("top_k", "colormap", "opacity", "box_mode")
         settings = [*display, c["threshold"]]
         model_outputs = MODEL_OUTPUTS.of(c)
-        gr.on([demo.load], open_tab, display, [*by_name("model", "imagenet_info"), *model_outputs],
-              api_visibility="private", **CAM_CONCURRENCY)
+        page_load(demo).then(open_tab, display, [*by_name("model", "imagenet_info"), *model_outputs],
+                             api_visibility="private", **CAM_CONCURRENCY)
         c["model"].input(select_model, [c["model"], *display], model_outputs, api_name="cam_select_model", **CAM_CONCURRENCY)
         c["refresh"].click(refresh_models, c["model"], c["model"], api_name="cam_models", **LIGHT)
         c["checkpoint"].upload(upload_checkpoint, [c["checkpoint"], *display], [c["model"], *model_outputs],
@@ -441,7 +441,7 @@ def build_demo() -> gr.Blocks:
         c["use_best_btn"].click(lambda best, current: best if best is not None else current,
                                 by_name("best_threshold", "threshold"), c["threshold"], api_visibility="private",
                                 **LIGHT).then(**redraw, api_visibility="private")
-        demo.unload(end_session)
+        demo.unload(detach_page)
     return demo
 
 

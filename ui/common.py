@@ -1,6 +1,6 @@
 """What the tabs share: how errors reach the user, how form fields become numbers, how numbers
-read, the model-knob controls, the concurrency settings, outputs by name, the streaming
-throttle, the layout of a tab, and how a server starts.
+read, the model-knob controls, the concurrency settings, outputs by name, the LinePlot reset, the
+layout of a tab, and how a server starts.
 
 Everything here is UI glue; the work itself lives in cnnzoo/.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import os
-import time
 from contextlib import contextmanager
 
 import gradio as gr
@@ -28,6 +27,9 @@ LAUNCH_OPTIONS = dict(
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     max_file_size="20mb",  # for the tabs that take uploads
+    # Worker threads for handlers: every page following a training job (ui.jobs) holds one while
+    # it waits for news, so a class of thirty must not exhaust gradio's default 40.
+    max_threads=160,
 )
 
 
@@ -51,13 +53,6 @@ def user_errors():
         yield
     except ValueError as err:
         raise gr.Error(html.escape(str(err)), print_exception=False) from err
-
-
-def user_errors_in(events):
-    """The events of a core generator, with a ValueError raised inside it (a dataset missing
-    offline, a folder that is not a dataset) turned into a gr.Error as user_errors does."""
-    with user_errors():
-        yield from events
 
 
 def form_number(form: dict, name: str, kind=float, label: str | None = None):
@@ -161,12 +156,12 @@ def chosen_knobs(model_name: str, values: dict) -> dict:
 # Events: concurrency, streaming, outputs by name
 # ---------------------------------------------------------------------------------------------
 
-# Training is the heavy event: a deliberate number of runs at once for the whole server (a
-# Space has 2 CPU cores), each bounded in time; the rest wait in the bounded queue. The Train
-# and GAN tabs share this one limit.
-TRAIN_CONCURRENCY = dict(concurrency_id="train", concurrency_limit=int(os.environ.get("CNNZOO_TRAIN_CONCURRENCY", 2)))
+# Training is the heavy work: a deliberate number of runs at once for the whole server (a Space
+# has 2 CPU cores), each bounded in time; the rest wait their turn (ui.jobs's training slots).
+# The Train and GAN tabs share this one limit.
+TRAIN_LIMIT = int(os.environ.get("CNNZOO_TRAIN_CONCURRENCY", 2))
 MAX_TRAIN_S = float(os.environ.get("CNNZOO_MAX_TRAIN_MINUTES", 20)) * 60
-LIGHT = dict(concurrency_limit=None)  # microseconds of work: never wait for a slot
+LIGHT = dict(concurrency_limit=None)  # microseconds of work, or waiting: never wait for a slot
 UPDATE_EVERY_S = 0.4  # a streaming view refreshes at most ~2.5 times a second
 
 
@@ -190,17 +185,6 @@ class Outputs:
             raise TypeError(f"not an output of this event: {', '.join(sorted(unknown))}")
         update = tuple(values.get(name, gr.skip()) for name in self.names)
         return update[0] if len(update) == 1 else update
-
-
-def throttled(events, shown=lambda event: event.kind == "end", every_s: float = UPDATE_EVERY_S):
-    """The events worth redrawing the page for: at most one every `every_s` seconds, plus every
-    event `shown(event)` says must show (the end, a new picture). All events still pass through
-    the trainer, so Stop and the history are exact; only the redraws are thinned."""
-    last = 0.0
-    for event in events:
-        if shown(event) or time.monotonic() - last >= every_s:
-            last = time.monotonic()
-            yield event
 
 
 class LinePlotLines:

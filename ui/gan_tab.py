@@ -2,10 +2,11 @@
 
 Run alone with `python -m ui.gan_tab`; app.py renders `build_demo()` as a tab.
 
-Training adapts cnnzoo.gan_trainer: its events become rows of two line plots, the fixed-noise
-sample grid, the live quality score and a status line, a few updates a second at most. It
-shares the server's heavy-job limit with the Train tab (TRAIN_CONCURRENCY) and the page's one
-training slot and Stop (ui/sessions.py). Generating adapts cnnzoo.latent (sample_grid, walk):
+Training adapts cnnzoo.gan_trainer: the run trains in the browser session's job (ui.jobs), so a
+reload or a closed lid does not stop it, and its events become rows of two line plots, the
+fixed-noise sample grid, the live quality score and a status line on every page that follows
+it, a few updates a second at most. It shares the server's training slots with the Train tab,
+and the browser's one training job and Stop (ui/sessions.py). Generating adapts cnnzoo.latent (sample_grid, walk):
 light, on its own concurrency id with a generous limit, and with capped grid and walk sizes so
 no request can hog the server. Pictures are enlarged by whole pixels (sharp digits, exact
 clicks) and go out as files in the page's folder (gradio rewrites content-hashed arrays on
@@ -14,6 +15,7 @@ every request).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pandas as pd
 import torch
 
 from cnnzoo.cache import KeyedCache
+from cnnzoo.compute import pick_device
 from cnnzoo.gan_trainer import (
     GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, FINAL_SCORE_SAMPLES, GANConfig, GANTrainer, expected_seconds,
 )  # fmt: skip
@@ -29,11 +32,11 @@ from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, controls_and_view, duration, number, serve,
-    throttled, user_errors, user_errors_in,
+    LIGHT, MAX_TRAIN_S, TRAIN_LIMIT, LinePlotLines, Outputs, controls_and_view, duration, number, serve, user_errors,
 )  # fmt: skip
 from ui.library import ModelLibrary, file_key
-from ui.sessions import Session, end_session, session_for, stop_training, unique_name
+from ui.jobs import Job, raise_error, waiting_jobs
+from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
 
 # Sampling and walks take milliseconds to a second: many at once, never behind training.
 GENERATE_CONCURRENCY = dict(concurrency_id="gan_generate", concurrency_limit=8)
@@ -119,51 +122,83 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
               seed: int = 0, sample_every: int = 50, request: gr.Request = None):
     """Train a DCGAN or WGAN; streams (losses plot, D outputs / Wasserstein plot, status, sample grid,
     score), then the progress GIF, the files and the generator list. lr None: the paper's; steps
-    None: the default; the sample grid (and a GIF frame) every `sample_every` steps."""
+    None: the default; the sample grid (and a GIF frame) every `sample_every` steps. The run
+    trains in the page's job (ui.jobs): a reload does not stop it, and the page picks it up."""
     with user_errors():
         config = make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every)
     session = session_for(request)
-    with session.training() as stop:
-        name = unique_name(f"{config.model} · {config.dataset}", session.generators)
-        trainer = GANTrainer(dataclasses.replace(config, out_dir=str(session.new_run_dir(f"gan-{uuid.uuid4().hex[:8]}"))))
-        header = expectation(name, config, trainer.device)
-        yield TRAIN_OUTPUTS(losses=None, second=None, status=header, live_grid=None, progress_gif=None, train_files=None,
-                            live_score="" if config.scorer else score_text(None))
-        lines, event, shown = LinePlotLines(), None, {}
-        for event in throttled(user_errors_in(trainer.run(stop)), shown=lambda e: e.kind != "step"):
-            if event.kind == "end":
-                break
-            header = f"{header}<br>{event.message}" if event.kind == "start" else header
-            update = training_view(name, event, header, session)
-            shown.update(update)
-            if lines.new_lines(update["losses"]):
-                yield TRAIN_OUTPUTS(losses=None, second=None)
-            yield TRAIN_OUTPUTS(**update)
-        # The last grid and score again: a client reads the final update only.
-        yield TRAIN_OUTPUTS(**{**shown, **finished_view(name, event, session)})
+    name = unique_name(f"{config.model} · {config.dataset}", session.generators)
+    header = expectation(name, config, pick_device(config.device))
+    session.start_job("gan", functools.partial(gan_work, session, name, header, config))
+    yield from follow_gan(session)
 
 
-def training_view(name: str, event, header: str, session: Session) -> dict:
-    """The plots and status for one event; a new sample grid or score when the event brings one."""
-    losses, second = loss_frames(event.history, event)
-    update = dict(losses=losses, second=second, status=header if event.kind == "start" else status_line(name, event))
-    if event.kind == "sample":
-        update["live_grid"] = show_picture(event.samples, session, "grid")
-    if event.kind == "score":
-        update["live_score"] = score_text(event.score, f"step {event.step}")
-    return update
+def gan_work(session: Session, name: str, header: str, config: GANConfig, job: Job) -> None:
+    """The job's work: the run, each event published with what every page shows of it."""
+    folder = session.new_run_dir(f"gan-{uuid.uuid4().hex[:8]}")
+    job.publish(name=name, header=header, live_score="" if config.scorer else score_text(None))
+    for event in GANTrainer(dataclasses.replace(config, out_dir=str(folder))).run(session.stop):
+        view = {}
+        if event.kind == "start":
+            view["header"] = header = f"{header}<br>{event.message}"
+        elif event.kind == "sample":
+            view["live_grid"] = show_picture(event.samples, session, "grid")
+        elif event.kind == "score":
+            view["live_score"] = score_text(event.score, f"step {event.step}")
+        elif event.kind == "end" and event.checkpoint:
+            session.generators[name] = event.checkpoint  # it joins the page's generator list
+        job.publish(event, **view)
 
 
-def finished_view(name: str, end, session: Session) -> dict:
-    """The end of a run: its checkpoint joins the generator list; the GIF and the files. (The final
+def follow_gan(session: Session):
+    """Stream the session's GAN job to this page: plots, status, the live grid and score while it
+    trains; at the end the GIF, the files and the generator list (the last grid and score again: a
+    client reads the final update only)."""
+    lines, first = LinePlotLines(), True
+    for job in session.job.follow():
+        raise_error(job)
+        shown = {key: job.view[key] for key in ("live_grid", "live_score") if key in job.view}
+        if job.done:
+            yield TRAIN_OUTPUTS(**shown, **finished_view(job, session))
+            return
+        event = job.latest.get("last")
+        losses, second = loss_frames(event.history) if event is not None else (None, None)
+        if lines.new_lines(losses) or first:
+            yield TRAIN_OUTPUTS(losses=None, second=None, live_grid=None, progress_gif=None, train_files=None)
+            first = False
+        yield TRAIN_OUTPUTS(losses=losses, second=second, status=gan_status(job), **shown)
+
+
+def gan_status(job: Job) -> str:
+    if job.waiting:
+        return (f"{job.view.get('header', '')}<br>Waiting for a free training slot: {waiting_jobs()} run(s) waiting; "
+                f"this server trains {TRAIN_LIMIT} at once.")
+    event = job.latest.get("last")
+    if event is None or event.kind == "start":
+        return job.view.get("header", "loading…")
+    return status_line(job.view["name"], event)
+
+
+def finished_view(job: Job, session: Session) -> dict:
+    """The end of a run: its checkpoint in the generator list; the GIF and the files. (The final
     score came as the last "score" event, before the end; there is none after a Stop.)"""
+    name, end = job.view.get("name", "the run"), job.latest.get("end")
     if end is None or end.checkpoint is None:  # diverged before the first checkpoint
         return dict(status=f"**{name}** stopped: {end.message if end else 'no end'}")
-    session.generators[name] = end.checkpoint
     files = [end.files[role] for role in ("generator", "gif", "discriminator", "metrics") if role in end.files]
-    losses, second = loss_frames(end.history, end)
+    losses, second = loss_frames(end.history)
     return dict(losses=losses, second=second, status=end_line(name, end), progress_gif=end.gif, train_files=files,
                 generator=gr.update(choices=GENERATORS.choices(session), value=f"run:{name}"))
+
+
+def rejoin(request: gr.Request):
+    """On page load (also after a reload): a GAN job of this browser streams on where it is."""
+    session = session_for(request)
+    job = session.job
+    if job is None or job.kind != "gan" or (job.error and job.done):
+        yield TRAIN_OUTPUTS()
+        return
+    yield from follow_gan(session)
 
 
 def expectation(name: str, config: GANConfig, device: torch.device) -> str:
@@ -180,7 +215,7 @@ def expectation(name: str, config: GANConfig, device: torch.device) -> str:
     return f"**{name}**: loading the data · {steps} steps, {expect}.{warning}"
 
 
-def loss_frames(history: list[dict], event) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def loss_frames(history: list[dict]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Long-format rows (step, value, series): the two losses; D's outputs (DCGAN) or the
     Wasserstein estimate (WGAN)."""
     steps = [h for h in history if h["kind"] == "step"]
@@ -466,7 +501,7 @@ def build_demo() -> gr.Blocks:
         c["model"].change(select_model, c["model"], by_name(["wgan_row", "steps", "lr", "second"]),
                           api_visibility="private", **LIGHT)
         train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
-                                           **TRAIN_CONCURRENCY)
+                                           **LIGHT)
         c["stop_btn"].click(stop_training, None, c["status"], api_name="gan_stop", **LIGHT)
 
         # --- generating ---
@@ -484,9 +519,12 @@ def build_demo() -> gr.Blocks:
                          **LIGHT).success(
             walk_if_end, [c["picking"], *by_name(WALK_INPUTS)], walk_outputs, api_visibility="private",
             **GENERATE_CONCURRENCY)
-        demo.load(refresh_generators, c["generator"], c["generator"], api_visibility="private", **LIGHT).success(
+        loaded = page_load(demo)
+        loaded.then(refresh_generators, c["generator"], c["generator"], api_visibility="private", **LIGHT).success(
             **sample, api_visibility="private")
-        demo.unload(end_session)
+        # A reload (or a Wi-Fi blip) finds a run in progress and streams it on.
+        loaded.then(rejoin, None, TRAIN_OUTPUTS.of(c), api_visibility="private", **LIGHT)
+        demo.unload(detach_page)
     return demo
 
 

@@ -1,8 +1,15 @@
-"""Per-user state on the server: what one browser session created, and nobody else's.
+"""Per-user state on the server: what one browser created, and nobody else's.
 
-A class of thirty opens the same Space at once. Whatever a user creates (runs, trained models,
-uploads, a Stop) lives here under that user's `request.session_hash`, in a folder of its own,
-and is removed when the page is closed (`demo.unload`) or after a day unused.
+A class of thirty opens the same Space at once. Whatever a student creates (runs, trained
+models, uploads, a Stop) lives here in a Session, in a folder of its own. A session belongs to
+the browser, not to one page load: a random key kept in the browser's localStorage
+(gr.BrowserState, `browser_identity`) names it, and every page load joins it (`attach_page`, a
+demo.load handler). Gradio ends a page's session_hash whenever the page's heartbeat drops — a
+reload, a closed laptop lid, a Wi-Fi blip — so that is only a page leaving (`detach_page`): the
+session, and a run it is training (ui.jobs), go on, and a page that comes back finds them. A
+session no page has come back to for GRACE_S is removed, files and all; so is one unused for a
+day. Clients without a browser (gradio_client) have no stored key: their session_hash names
+their session.
 
 Why a server-side registry and not gr.State: the tabs share it. A model trained in the Train
 tab appears in the CAM tab's list, a GAN trained on the page in the GAN tab's generator list,
@@ -11,9 +18,9 @@ events. Values that only one tab's events use (the CAM tab's last maps) stay in 
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -24,8 +31,16 @@ from typing import Callable
 
 import gradio as gr
 
+from ui.jobs import Job, queue_job
+
 IDLE_TTL_S = 24 * 3600
+GRACE_S = float(os.environ.get("CNNZOO_GRACE_MINUTES", 15)) * 60  # after the last page left
 _ROOT = Path(tempfile.gettempdir()) / "cnnzoo-sessions"
+IDENTITY_STORAGE_KEY = "cnnzoo-identity"
+# The browser's key is stored encrypted with this; a new server process starts new identities
+# (its sessions are gone anyway: they live in this process's memory).
+_IDENTITY_SECRET = secrets.token_urlsafe(16)
+_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 @dataclass
@@ -55,25 +70,26 @@ class Session:
     runs: dict[str, Run] = field(default_factory=dict)
     generators: dict[str, str] = field(default_factory=dict)  # GAN tab: run name -> generator checkpoint
     stop: threading.Event = field(default_factory=threading.Event)
-    busy: bool = False  # a training run of this session is in progress
+    job: Job | None = None  # the session's training job (ui.jobs): running, or the last one
+    pages: set = field(default_factory=set)  # session_hash of every page load showing it now
+    detached_at: float | None = None  # when its last page left
     last_used: float = field(default_factory=time.time)
-    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
+    _job_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @contextlib.contextmanager
-    def training(self):
-        """Hold this session's one training slot (shared by the Train and GAN tabs) for the block;
-        a gr.Error if a run of this page is already in progress. A fresh Stop for every run."""
-        with self._busy_lock:
+    @property
+    def busy(self) -> bool:
+        """A training job of this session is running (or waiting for a slot)."""
+        return self.job is not None and not self.job.done
+
+    def start_job(self, kind: str, work) -> Job:
+        """Start this session's one training job (shared by the Train and GAN tabs), with a fresh
+        Stop; a gr.Error while one runs."""
+        with self._job_lock:
             if self.busy:
                 raise gr.Error("This page is already training (here or in another tab): press Stop first, or wait.")
-            self.busy = True
             self.stop.clear()
-        try:
-            yield self.stop
-        finally:
-            with self._busy_lock:
-                self.busy = False
-                self.stop.clear()
+            self.job = queue_job(Job(kind, work))
+            return self.job
 
     def new_run_dir(self, name: str) -> Path:
         path = self.folder / name
@@ -122,30 +138,66 @@ def keep_upload(session: Session, upload: str, folder: str, check: Callable[[Pat
 
 
 _sessions: dict[str, Session] = {}
+_pages: dict[str, str] = {}  # a page load's session_hash -> its browser's key
 _lock = threading.Lock()
 
 
+def browser_identity() -> gr.BrowserState:
+    """The component that keeps the browser's key in its localStorage (one storage key and secret
+    for every tab, so all tabs of a page name the same session)."""
+    return gr.BrowserState(None, storage_key=IDENTITY_STORAGE_KEY, secret=_IDENTITY_SECRET)
+
+
+def attach_page(key, request: gr.Request) -> str:
+    """demo.load handler: this page joins its browser's session; a first visit gets a new random key
+    (never a guessable one). Returns the key for the browser to keep."""
+    if not (isinstance(key, str) and _KEY.fullmatch(key)):
+        key = secrets.token_urlsafe(24)  # 32 characters
+    with _lock:
+        _pages[request.session_hash] = key
+        session = _session(key)
+        session.pages.add(request.session_hash)
+        session.detached_at = None
+    return key
+
+
+def page_load(demo: gr.Blocks):
+    """Register attach_page on the tab's load, and return that event: a tab's other load events
+    follow it (`page_load(demo).then(...)`), so they already see the browser's session."""
+    identity = browser_identity()
+    return demo.load(attach_page, identity, identity, api_visibility="private", concurrency_limit=None)
+
+
 def session_for(request: gr.Request | None) -> Session:
-    """The caller's session (created on first use). API calls without a session share "api"."""
-    key = (request.session_hash if request is not None else None) or "api"
+    """The caller's session (created on first use): its browser's, else its page's; API calls
+    without a session share "api"."""
+    page = request.session_hash if request is not None else None
     with _lock:
         _expire_idle()
-        session = _sessions.get(key)
-        if session is None:
-            folder = _ROOT / f"s-{abs(hash(key)) % 10**12}-{int(time.time() * 1000)}"
-            folder.mkdir(parents=True, exist_ok=True)
-            session = _sessions[key] = Session(key=key, folder=folder)
-        session.last_used = time.time()
-        return session
+        return _session(_pages.get(page, page) or "api")
 
 
-def end_session(request: gr.Request) -> None:
-    """demo.unload handler: stop the user's training and delete their files."""
+def _session(key: str) -> Session:  # with _lock held
+    session = _sessions.get(key)
+    if session is None:
+        folder = _ROOT / f"s-{secrets.token_hex(6)}-{int(time.time() * 1000)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        session = _sessions[key] = Session(key=key, folder=folder)
+    session.last_used = time.time()
+    return session
+
+
+def detach_page(request: gr.Request) -> None:
+    """demo.unload handler: the page went away (closed, reloaded, or its connection dropped). Its
+    session, and the run it may be training, go on; GRACE_S after its last page left, a session no
+    page came back to is removed (see _expire_idle)."""
     with _lock:
-        session = _sessions.pop(request.session_hash, None)
-    if session is not None:
-        session.stop.set()
-        shutil.rmtree(session.folder, ignore_errors=True)
+        key = _pages.pop(request.session_hash, request.session_hash)
+        session = _sessions.get(key)
+        if session is not None:
+            session.pages.discard(request.session_hash)
+            if not session.pages:
+                session.detached_at = time.time()
 
 
 def stop_training(request: gr.Request = None) -> str:
@@ -158,8 +210,10 @@ def stop_training(request: gr.Request = None) -> str:
     return "Stopping after the current step…"
 
 
-def _expire_idle() -> None:
+def _expire_idle() -> None:  # with _lock held
     now = time.time()
-    for key in [k for k, s in _sessions.items() if now - s.last_used > IDLE_TTL_S and not s.busy]:
-        session = _sessions.pop(key)
-        shutil.rmtree(session.folder, ignore_errors=True)
+    for key, session in list(_sessions.items()):
+        left = session.detached_at is not None and now - session.detached_at > GRACE_S
+        if not session.busy and (left or now - session.last_used > IDLE_TTL_S):
+            del _sessions[key]
+            shutil.rmtree(session.folder, ignore_errors=True)

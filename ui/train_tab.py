@@ -2,17 +2,21 @@
 
 Run alone with `python -m ui.train_tab`; app.py renders `build_demo()` as a tab.
 
-The handlers adapt cnnzoo.trainer: the form becomes a TrainConfig, the trainer's events become
-rows of two line plots and a status line (a few updates a second at most), and the end of a run
-its test report (cnnzoo.trainer.classifier_report) drawn as a confusion matrix and a gallery.
-The trainer writes every file of the run (checkpoint, metrics.csv, CAM timeline); the page
-offers them for download. Runs, their checkpoints and their Stop belong to the browser session
-that started them (ui/sessions.py). Training shares one deliberate concurrency limit; Stop and
-the plot controls are light and never wait behind it.
+The handlers adapt cnnzoo.trainer: the form becomes a TrainConfig; the training runs in the
+browser session's job (ui.jobs), so a reload or a closed lid does not stop it; the trainer's
+events become rows of two line plots and a status line on every page that follows the job (a
+few updates a second at most), and the end of a run its test report
+(cnnzoo.trainer.classifier_report) drawn as a confusion matrix and a gallery. The trainer writes
+every file of the run (checkpoint, metrics.csv, CAM timeline); the page offers them for download.
+Runs, their checkpoints and their Stop belong to the browser that started them
+(ui/sessions.py). Jobs share the server's training slots; Stop and the plot controls are light
+and never wait behind them.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -26,10 +30,11 @@ from cnnzoo.registry import list_models
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.common import (
-    KNOBS, LIGHT, MAX_TRAIN_S, TRAIN_CONCURRENCY, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
-    form_number, knob_controls, knob_updates, serve, throttled, user_errors, user_errors_in,
+    KNOBS, LIGHT, MAX_TRAIN_S, TRAIN_LIMIT, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
+    form_number, knob_controls, knob_updates, serve, user_errors,
 )  # fmt: skip
-from ui.sessions import Run, Session, end_session, session_for, stop_training, unique_name
+from ui.jobs import Job, raise_error, waiting_jobs
+from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
@@ -57,13 +62,17 @@ def train_model(folder_zip=None, request: gr.Request = None, **form):
     folder_zip (a .zip of class folders, for dataset "folder") is the one field without a default."""
     with user_errors():
         config = config_from_form({**form, "folder_zip": folder_zip})
-    yield from stream_runs(session_for(request), [config], form.get("smoothing", 0.6))
+    session = session_for(request)
+    start_training(session, [config])
+    yield from follow_runs(session, form.get("smoothing", 0.6))
 
 
 def degradation_experiment(smoothing, request: gr.Request):
     """plain20, resnet20, plain56, resnet56 on the same data: the ResNet paper's degradation."""
     configs = [TrainConfig(model=name, **DEGRADATION_RECIPE, time_limit_s=MAX_TRAIN_S / 4) for name in DEGRADATION_MODELS]
-    yield from stream_runs(session_for(request), configs, smoothing)
+    session = session_for(request)
+    start_training(session, configs)
+    yield from follow_runs(session, smoothing)
 
 
 def resume_run(run_name, smoothing, request: gr.Request):
@@ -72,7 +81,8 @@ def resume_run(run_name, smoothing, request: gr.Request):
     run = session.runs.get(run_name or "")
     if run is None or run.checkpoint is None:
         raise gr.Error("Choose a run of this session that was stopped (the 'resume' list), then press Resume.")
-    yield from stream_runs(session, [run], smoothing)
+    start_training(session, [run])
+    yield from follow_runs(session, smoothing)
 
 
 def redraw(selected_runs, smoothing, request: gr.Request):
@@ -116,25 +126,53 @@ def upload_path(upload, dataset: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def stream_runs(session: Session, jobs: list, smoothing: float):
-    """Run jobs (new TrainConfigs, or stopped Runs to resume) one after another in this page's
-    training slot, streaming the curves and the status; then the last run's test report."""
-    with session.training() as stop:
-        shown: list[Run] = []
-        lines = LinePlotLines()
-        for job in jobs:
-            with user_errors():
-                run, trainer = start_run(session, job)
-            shown.append(run)
-            for event in throttled(user_errors_in(trainer.run(stop)), shown=lambda e: e.kind in ("start", "end")):
-                run.update(event)
-                loss, acc = curves(shown, smoothing)
-                if lines.new_lines(loss):
-                    yield OUTPUTS(loss_plot=None, acc_plot=None)
-                yield OUTPUTS(loss_plot=loss, acc_plot=acc, status=status_line(run, event))
-            if stop.is_set():
-                break
-        yield finished_view(session, shown, smoothing)
+def start_training(session: Session, jobs: list) -> None:
+    """Train jobs (new TrainConfigs, or a stopped Run to resume) one after another in the session's
+    training job (ui.jobs): it outlives the page that started it, and every page follows it."""
+    session.start_job("train", functools.partial(train_runs, session, jobs))
+
+
+def train_runs(session: Session, jobs: list, job: Job) -> None:
+    """The job's work: each run in turn, every event published; then the last run's test report."""
+    shown: list[Run] = []
+    for item in jobs:
+        run, trainer = start_run(session, item)
+        shown.append(run)
+        job.publish(runs=list(shown))
+        for event in trainer.run(session.stop):
+            run.update(event)
+            job.publish(event)
+        if session.stop.is_set():
+            break
+    job.publish(report=report_view(shown[-1]))
+
+
+def follow_runs(session: Session, smoothing: float):
+    """Stream the session's training job to this page: curves and status while it trains, then
+    everything at the end (see finished_view)."""
+    lines = LinePlotLines()
+    for job in session.job.follow():
+        raise_error(job)
+        runs = job.view.get("runs", [])
+        if job.done:
+            yield finished_view(session, runs, smoothing, job.view.get("report"))
+            return
+        loss, acc = curves(runs, smoothing)
+        if lines.new_lines(loss):
+            yield OUTPUTS(loss_plot=None, acc_plot=None)
+        yield OUTPUTS(loss_plot=loss, acc_plot=acc, status=live_status(job, runs))
+
+
+def rejoin(smoothing, request: gr.Request):
+    """On page load (also after a reload): this browser's runs, and its training job, which streams
+    on where it is if it still runs, or shows how it ended."""
+    session = session_for(request)
+    job = session.job
+    if job is None or job.kind != "train" or (job.error and job.done):
+        ended = f"The last run ended with an error: {html.escape(job.error)}" if job and job.error else gr.skip()
+        yield OUTPUTS(status=ended, runs=gr.update(choices=list(session.runs), value=[]))
+        return
+    yield from follow_runs(session, smoothing)
 
 
 def start_run(session: Session, job: TrainConfig | Run) -> tuple[Run, Trainer]:
@@ -150,10 +188,10 @@ def start_run(session: Session, job: TrainConfig | Run) -> tuple[Run, Trainer]:
     return run, trainer
 
 
-def finished_view(session: Session, shown: list[Run], smoothing: float):
+def finished_view(session: Session, shown: list[Run], smoothing: float, report):
     """Everything at the end: the curves, the last run's test report, its files, the runs to compare."""
     finished = shown[-1]
-    confusion, gallery = report_view(finished)
+    confusion, gallery = report or (None, [])
     loss, acc = curves(shown, smoothing)
     files = [finished.files[role] for role in ("checkpoint", "metrics", "cam_timeline") if role in finished.files]
     return OUTPUTS(loss_plot=loss, acc_plot=acc, status=final_line(finished), confusion=confusion, gallery=gallery,
@@ -196,6 +234,17 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None
             pd.concat(acc_rows, ignore_index=True) if acc_rows else None)
 
 
+def live_status(job: Job, runs: list[Run]) -> str:
+    """The status line of a running job: waiting for a slot, loading, or the latest event."""
+    if job.waiting:
+        return (f"Waiting for a free training slot: {waiting_jobs()} run(s) waiting; this server trains "
+                f"{TRAIN_LIMIT} at once.")
+    event = job.latest.get("last")
+    if not runs or event is None or event.kind == "end" and runs[-1].status == "running":
+        return f"**{runs[-1].name if runs else 'the run'}** · loading the data…"
+    return status_line(runs[-1], event)
+
+
 def status_line(run: Run, event) -> str:
     if event.kind == "start":
         return f"**{run.name}** · {event.message}"
@@ -230,8 +279,7 @@ def report_view(run: Run):
     """(confusion matrix figure, misclassified gallery) of a run's checkpoint, or nothing without one."""
     if not run.checkpoint:
         return None, []
-    with user_errors():
-        report = classifier_report(run.checkpoint)
+    report = classifier_report(run.checkpoint)
     figure = confusion_figure(report.confusion, report.class_names, run.name)
     # Files, not arrays: gradio caches an array by content hash and rewrites that file on every
     # request, so thirty students with identical default runs would read half-written images.
@@ -367,15 +415,18 @@ def build_demo() -> gr.Blocks:
         # The dataset decides the number of classes.
         gr.on([c["model_name"].change, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
               c["model_name"], knob_inputs, api_visibility="private", **LIGHT)
+        # A reload (or a Wi-Fi blip) finds this browser's runs, and a run in progress streams on.
+        page_load(demo).then(rejoin, c["smoothing"], outputs, api_visibility="private", **LIGHT).then(
+            resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         c["dataset"].change(lambda d: gr.update(visible=d == "folder"), c["dataset"], c["folder_zip"],
                             api_visibility="private", **LIGHT)
 
         train_event = train_btn.click(train_model, inputs_kwargs={name: c[name] for name in FORM}, outputs=outputs,
-                                      api_name="train", **TRAIN_CONCURRENCY)
+                                      api_name="train", **LIGHT)
         degradation_event = c["degradation_btn"].click(degradation_experiment, [c["smoothing"]], outputs,
-                                                       api_name="degradation", **TRAIN_CONCURRENCY)
+                                                       api_name="degradation", **LIGHT)
         resume_event = c["resume_btn"].click(resume_run, [c["resume_choice"], c["smoothing"]], outputs, api_name="resume",
-                                             **TRAIN_CONCURRENCY)
+                                             **LIGHT)
         for event in (train_event, degradation_event, resume_event):
             event.then(resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         stop_btn.click(stop_training, None, c["status"], api_name="stop", **LIGHT)
@@ -384,7 +435,7 @@ def build_demo() -> gr.Blocks:
         c["runs"].change(lambda: (None, None), None, plots, api_visibility="private", **LIGHT).then(
             redraw, [c["runs"], c["smoothing"]], plots, api_visibility="private", **LIGHT)
         c["smoothing"].release(redraw, [c["runs"], c["smoothing"]], plots, api_name="redraw", **LIGHT)
-        demo.unload(end_session)
+        demo.unload(detach_page)
     return demo
 
 

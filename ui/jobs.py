@@ -1,0 +1,134 @@
+"""Training runs that outlive the page that started them.
+
+A run started on a page trains in a thread of its own, owned by the browser's session
+(ui.sessions). A reload, a closed laptop lid or a Wi-Fi blip ends the page's event, not the run:
+every page of that browser follows the job, redrawing from the job's latest state whenever
+something new has happened, and a page that reloads mid-run picks the run up where it is.
+
+    job = session.start_job("train", work)        # work(job) trains, job.publish(event) for each event
+    for _ in job.follow():                        # in a page's event: one step per change, at most
+        draw(job)                                 #   every UPDATE_EVERY_S; ends when the job has ended
+
+A server-wide number of training slots (CNNZOO_TRAIN_CONCURRENCY) bounds how many jobs train at
+once; the others wait their turn in their own threads, and say so (a bounded number of them:
+beyond MAX_WAITING a new run is refused with a message, the queue never grows without end).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import time
+from typing import Callable
+
+import gradio as gr
+
+from ui.common import TRAIN_LIMIT, UPDATE_EVERY_S
+
+TRAIN_SLOTS = threading.BoundedSemaphore(TRAIN_LIMIT)
+MAX_WAITING = 64
+_waiting = 0
+_waiting_lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """One training job of a session, in its own thread.
+
+    kind     "train" (the Train tab) or "gan" (the GAN tab): which tab draws it
+    view     what the work wants every page to show, by output name (e.g. the GAN's live grid
+             file), set by the work; pages copy it
+    latest   the latest event of each kind ("start", "step", "eval", "sample", …; "last": the
+             latest of all); events carry the run's history, so the latest one redraws everything
+    waiting  the job waits for a free training slot
+    error    the message of the ValueError that ended it (a dataset missing offline …), if any
+    """
+
+    def __init__(self, kind: str, work: Callable[["Job"], None]):
+        self.kind, self.work = kind, work
+        self.view: dict = {}
+        self.latest: dict = {}
+        self.waiting, self.done, self.error = True, False, None
+        self.version = 0  # counts changes; followers redraw when it moves
+        self.urgent = 0  # the version of the latest change to show at once
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name=f"cnnzoo-{kind}-job", daemon=True)
+
+    def start(self) -> "Job":
+        self.thread.start()
+        return self
+
+    def publish(self, event=None, **view) -> None:
+        """Tell the pages something happened: an event of the run, and/or new view values. Anything
+        but a "step" or "eval" event (a start, a picture, a score, the end) is shown at once; those
+        two, which come many times a second, at most every UPDATE_EVERY_S."""
+        with self.changed:
+            if event is not None:
+                self.latest[event.kind] = self.latest["last"] = event
+            self.view.update(view)
+            self.version += 1
+            if event is None or event.kind not in ("step", "eval"):
+                self.urgent = self.version
+            self.changed.notify_all()
+
+    def follow(self, every_s: float = UPDATE_EVERY_S):
+        """Yield now, then after each change (routine ones at most every `every_s` seconds), and a
+        last time when the job has ended. Closing this generator (the page went away) leaves the
+        job alone. A minute without news (waiting for a slot) yields all the same."""
+        seen, shown_at = -1, 0.0
+        while True:
+            with self.changed:
+                started = time.monotonic()
+                while self.version == seen or (self.urgent <= seen and time.monotonic() < shown_at + every_s):
+                    now = time.monotonic()
+                    if now - started > 60:
+                        break
+                    self.changed.wait(timeout=60 if self.version == seen else shown_at + every_s - now)
+                seen, done = self.version, self.done
+            shown_at = time.monotonic()
+            yield self
+            if done:
+                return
+
+    def _run(self) -> None:
+        global _waiting
+        try:
+            with TRAIN_SLOTS:
+                with _waiting_lock:
+                    _waiting -= 1
+                self.waiting = False
+                self.publish()
+                self.work(self)
+        except ValueError as error:  # the user's settings or data: the message says what to do
+            self.error = str(error)
+        except Exception as error:  # a bug: logged with its traceback, reported plainly
+            log.exception("training job failed")
+            self.error = f"the run failed with an internal error ({type(error).__name__}); see the server's log"
+        finally:
+            with self.changed:
+                self.done = True
+                self.version += 1
+                self.urgent = self.version
+                self.changed.notify_all()
+
+
+def queue_job(job: Job) -> Job:
+    """Start a job: it waits in its thread for a training slot. A gr.Error when too many wait."""
+    global _waiting
+    with _waiting_lock:
+        if _waiting >= MAX_WAITING:
+            raise gr.Error(f"The server is busy: {_waiting} runs are waiting for a training slot. "
+                           f"Try again in a few minutes.")
+        _waiting += 1
+    return job.start()
+
+
+def waiting_jobs() -> int:
+    with _waiting_lock:
+        return _waiting
+
+
+def raise_error(job: Job) -> None:
+    """The job's error, as the popup a page shows (escaped: it may echo what the user typed)."""
+    if job.error:
+        raise gr.Error(html.escape(job.error), print_exception=False)
