@@ -25,7 +25,7 @@ def new_client(app_url) -> Client:
 def tiny_scorer(tmp_path, monkeypatch):
     """An untrained tiny digits classifier as the live scorer: the numbers mean nothing, the plumbing is
     tested, in milliseconds instead of the seconds the shipped ResNet-20 takes on a busy 2-core CPU."""
-    import ui.gan_tab
+    import ui.gan_generate
     from cnnzoo.checkpoints import save_checkpoint
     from cnnzoo.registry import create_model
 
@@ -34,7 +34,7 @@ def tiny_scorer(tmp_path, monkeypatch):
         "model": "simple_cnn", "knobs": {"num_classes": 10, "in_channels": 1, "width": 4},
         "mean": [0.5], "std": [0.5], "input_size": [1, 32, 32], "dataset": "digits",
         "class_names": [str(i) for i in range(10)]})
-    monkeypatch.setattr(ui.gan_tab, "SCORER", str(path))  # the tests train and sample digits only
+    monkeypatch.setattr(ui.gan_generate, "SCORER", str(path))  # the tests train and sample digits only
     return path
 
 
@@ -76,9 +76,9 @@ def test_wgan_reports_the_wasserstein_estimate(app_url):
 
 
 def test_gan_stop_ends_a_long_run_with_a_loadable_checkpoint(app_url, monkeypatch):
-    import ui.gan_tab
+    import ui.gan_generate
 
-    monkeypatch.setattr(ui.gan_tab, "SCORER", None)  # time the stop, not the final score
+    monkeypatch.setattr(ui.gan_generate, "SCORER", None)  # time the stop, not the final score
     client = new_client(app_url)
     job = client.submit(**{**TINY, "steps": 100_000}, api_name="/gan_train")
     deadline = time.monotonic() + 60

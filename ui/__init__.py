@@ -1,9 +1,11 @@
 """The web UI: one module per tab, composed by app.py, and what the tabs share.
 
-    shapes_tab.py  train_tab.py  cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py
-    common.py      errors, number fields, concurrency settings, outputs by name, the throttle,
-                   the layout of a tab, the model-knob controls, how a server starts
-    sessions.py    what one browser session owns (runs, uploads, its training slot and Stop)
+    shapes_tab.py  train_tab.py  cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py (+ gan_generate.py)
+    common.py      errors, number fields, concurrency settings, outputs by name, the LinePlot
+                   reset, the layout of a tab, the model-knob controls, how a server starts
+    sessions.py    what one browser owns (runs, uploads, its training job and Stop), kept across
+                   reloads by a key in the browser's localStorage
+    jobs.py        training that outlives the page: a thread per run, server-wide slots
     library.py     the models a page may choose from: shipped, trained on the page, uploaded
 
 Each tab module follows one pattern:
