@@ -52,3 +52,34 @@ def test_stop_button_stops_the_run(page):
     page.get_by_role("button", name="Stop").click()
     status.get_by_text("stopped").wait_for(timeout=10_000)
     assert "Resume" in status.inner_text()
+
+
+def step_of(status) -> int:
+    return int(re.search(r"step (\d+) / \d+", status.inner_text()).group(1))
+
+
+def test_a_reload_mid_training_keeps_the_run_streaming_and_stop_still_stops(page, screenshot_dir):
+    open_train_tab(page)
+    status = page.locator("#train-status")
+    page.get_by_label("epochs", exact=True).fill("300")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status.get_by_text(re.compile(r"step \d+ / \d+")).wait_for(timeout=TIMEOUT_MS)
+    before = step_of(status)
+
+    page.reload(wait_until="load")  # the page's session ends: gradio fires its unload
+    open_train_tab(page)
+    # The same run, still training: its name, a step beyond the one seen before the reload, curves.
+    status.get_by_text(re.compile(r"simple_cnn · digits #1 · epoch")).wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "([before]) => { const m = document.querySelector('#train-status').innerText.match(/step (\\d+) \\//);"
+        " return m && Number(m[1]) > before; }", arg=[before], timeout=TIMEOUT_MS)
+    page.get_by_text("simple_cnn · digits #1 · train").first.wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(screenshot_dir / "train-after-reload.png"), full_page=True)
+
+    page.get_by_role("button", name="Stop").click()  # the Stop of the reloaded page stops it
+    status.get_by_text("stopped").wait_for(timeout=10_000)
+    stopped_at = step_of(status) if "step" in status.inner_text() else None
+    page.wait_for_timeout(1500)
+    assert "Resume" in status.inner_text()
+    page.get_by_label("resume").wait_for(timeout=TIMEOUT_MS)
+    assert stopped_at is None or stopped_at < 300 * 22

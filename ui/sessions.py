@@ -2,9 +2,9 @@
 
 A class of thirty opens the same Space at once. Whatever a student creates (runs, trained
 models, uploads, a Stop) lives here in a Session, in a folder of its own. A session belongs to
-the browser, not to one page load: a random key kept in the browser's localStorage
-(gr.BrowserState, `browser_identity`) names it, and every page load joins it (`attach_page`, a
-demo.load handler). Gradio ends a page's session_hash whenever the page's heartbeat drops — a
+the browser, not to one page load: a random key kept in the browser's localStorage (made there
+with crypto.getRandomValues on the first visit) names it, and every page load joins it
+(`attach_page`, a demo.load handler; `page_load` registers it). Gradio ends a page's session_hash whenever the page's heartbeat drops — a
 reload, a closed laptop lid, a Wi-Fi blip — so that is only a page leaving (`detach_page`): the
 session, and a run it is training (ui.jobs), go on, and a page that comes back finds them. A
 session no page has come back to for GRACE_S is removed, files and all; so is one unused for a
@@ -36,11 +36,19 @@ from ui.jobs import Job, queue_job
 IDLE_TTL_S = 24 * 3600
 GRACE_S = float(os.environ.get("CNNZOO_GRACE_MINUTES", 15)) * 60  # after the last page left
 _ROOT = Path(tempfile.gettempdir()) / "cnnzoo-sessions"
-IDENTITY_STORAGE_KEY = "cnnzoo-identity"
-# The browser's key is stored encrypted with this; a new server process starts new identities
-# (its sessions are gone anyway: they live in this process's memory).
-_IDENTITY_SECRET = secrets.token_urlsafe(16)
 _KEY = re.compile(r"[A-Za-z0-9_-]{32}")
+# Runs in the browser before attach_page: its key from localStorage, or a new one of 24 random
+# bytes (base64url, 32 characters). It runs whether or not the tab holding the event is shown,
+# which a component's own storage (gr.BrowserState) does not: hidden tabs are not mounted.
+IDENTITY_JS = """() => {
+  let key = localStorage.getItem("cnnzoo-identity");
+  if (!key || !/^[A-Za-z0-9_-]{32}$/.test(key)) {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    key = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+    localStorage.setItem("cnnzoo-identity", key);
+  }
+  return [key];
+}"""
 
 
 @dataclass
@@ -142,18 +150,12 @@ _pages: dict[str, str] = {}  # a page load's session_hash -> its browser's key
 _lock = threading.Lock()
 
 
-def browser_identity() -> gr.BrowserState:
-    """The component that keeps the browser's key in its localStorage (one storage key and secret
-    for every tab, so all tabs of a page name the same session)."""
-    return gr.BrowserState(None, storage_key=IDENTITY_STORAGE_KEY, secret=_IDENTITY_SECRET)
-
-
 def attach_page(key, request: gr.Request) -> str:
-    """demo.load handler: this page joins its browser's session; a first visit gets a new random key
-    (never a guessable one). Returns the key for the browser to keep."""
-    if not (isinstance(key, str) and _KEY.fullmatch(key)):
-        key = secrets.token_urlsafe(24)  # 32 characters
+    """demo.load handler: this page joins the session of its browser's key (IDENTITY_JS). A key that
+    is not one of ours (a tampered localStorage) gets the page a session of its own."""
     with _lock:
+        if not (isinstance(key, str) and _KEY.fullmatch(key)):
+            key = _pages.get(request.session_hash) or secrets.token_urlsafe(24)
         _pages[request.session_hash] = key
         session = _session(key)
         session.pages.add(request.session_hash)
@@ -164,8 +166,8 @@ def attach_page(key, request: gr.Request) -> str:
 def page_load(demo: gr.Blocks):
     """Register attach_page on the tab's load, and return that event: a tab's other load events
     follow it (`page_load(demo).then(...)`), so they already see the browser's session."""
-    identity = browser_identity()
-    return demo.load(attach_page, identity, identity, api_visibility="private", concurrency_limit=None)
+    key = gr.Textbox(visible=False)  # carries the key IDENTITY_JS returns
+    return demo.load(attach_page, key, None, js=IDENTITY_JS, api_visibility="private", concurrency_limit=None)
 
 
 def session_for(request: gr.Request | None) -> Session:

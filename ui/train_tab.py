@@ -150,7 +150,7 @@ def train_runs(session: Session, jobs: list, job: Job) -> None:
 def follow_runs(session: Session, smoothing: float):
     """Stream the session's training job to this page: curves and status while it trains, then
     everything at the end (see finished_view)."""
-    lines = LinePlotLines()
+    lines, listed = LinePlotLines(), None
     for job in session.job.follow():
         raise_error(job)
         runs = job.view.get("runs", [])
@@ -160,7 +160,10 @@ def follow_runs(session: Session, smoothing: float):
         loss, acc = curves(runs, smoothing)
         if lines.new_lines(loss):
             yield OUTPUTS(loss_plot=None, acc_plot=None)
-        yield OUTPUTS(loss_plot=loss, acc_plot=acc, status=live_status(job, runs))
+        names = [run.name for run in runs]  # the runs list follows too (a reloaded page starts empty)
+        update = {} if names == listed else {"runs": gr.update(choices=list(session.runs), value=names)}
+        listed = names
+        yield OUTPUTS(loss_plot=loss, acc_plot=acc, status=live_status(job, runs), **update)
 
 
 def rejoin(smoothing, request: gr.Request):

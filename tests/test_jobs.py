@@ -1,0 +1,127 @@
+"""Training that outlives the page (ui.jobs) and sessions that outlive a page load (ui.sessions)."""
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+import ui.jobs as jobs
+import ui.sessions as sessions
+from ui.jobs import Job, queue_job
+
+
+def event(kind, step=0):
+    return SimpleNamespace(kind=kind, step=step)
+
+
+def wait_until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_job_trains_in_its_own_thread_and_followers_see_its_events_and_its_end():
+    release = threading.Event()
+
+    def work(job):
+        job.publish(event("start"), name="run #1")
+        release.wait(5)
+        for step in range(1, 6):
+            job.publish(event("step", step))
+        job.publish(event("end", 5))
+
+    job = queue_job(Job("train", work))
+    wait_until(lambda: "start" in job.latest)
+    assert job.thread is not threading.current_thread() and not job.done and job.view["name"] == "run #1"
+    follower = job.follow(every_s=0.0)
+    assert next(follower) is job  # at once, however the job is doing
+    release.set()
+    seen = [j.latest["last"].kind for j in follower]
+    assert seen[-1] == "end" and job.done and job.error is None
+    assert job.latest["step"].step == 5
+
+
+def test_routine_events_are_thinned_the_end_shows_at_once():
+    gate = threading.Event()
+
+    def work(job):
+        gate.wait(5)
+        for step in range(200):
+            job.publish(event("step", step))
+        job.publish(event("end"))
+
+    job = queue_job(Job("train", work))
+    wait_until(lambda: not job.waiting)
+    follower = job.follow(every_s=30)
+    next(follower)
+    gate.set()
+    started = time.monotonic()
+    redraws = [j.latest["last"].kind for j in follower]
+    assert time.monotonic() - started < 5  # the end did not wait out the 30 s of the throttle
+    assert len(redraws) <= 3 and redraws[-1] == "end"
+
+
+def test_errors_end_the_job_with_a_message_for_the_page():
+    job = queue_job(Job("train", lambda job: (_ for _ in ()).throw(ValueError("mnist is not available: put it in ./data"))))
+    wait_until(lambda: job.done)
+    assert job.error == "mnist is not available: put it in ./data"
+    with pytest.raises(Exception, match="put it in ./data"):
+        jobs.raise_error(job)
+    bug = queue_job(Job("train", lambda job: 1 / 0))
+    wait_until(lambda: bug.done)
+    assert "internal error (ZeroDivisionError)" in bug.error
+
+
+def test_jobs_beyond_the_training_slots_wait_and_say_so(monkeypatch):
+    monkeypatch.setattr(jobs, "TRAIN_SLOTS", threading.BoundedSemaphore(1))
+    release = threading.Event()
+    first = queue_job(Job("train", lambda job: release.wait(5)))
+    wait_until(lambda: not first.waiting)
+    second = queue_job(Job("train", lambda job: None))
+    time.sleep(0.1)
+    assert second.waiting and jobs.waiting_jobs() == 1 and not second.done
+    monkeypatch.setattr(jobs, "MAX_WAITING", 1)
+    with pytest.raises(Exception, match="1 runs are waiting"):
+        queue_job(Job("train", lambda job: None))
+    release.set()
+    wait_until(lambda: second.done)
+    assert jobs.waiting_jobs() == 0
+
+
+# --- sessions that belong to the browser ----------------------------------------------------------
+
+
+def page(name):
+    return SimpleNamespace(session_hash=name)
+
+
+def test_a_reloaded_page_joins_the_same_session_and_a_leaving_page_deletes_nothing(monkeypatch):
+    key = "k" * 32  # what IDENTITY_JS keeps in the browser
+    assert sessions.attach_page(key, page("load-1")) == key
+    first = sessions.session_for(page("load-1"))
+    first.runs["run #1"] = sessions.Run(name="run #1", config={})
+    sessions.detach_page(page("load-1"))  # the reload: the heartbeat of the first load dropped
+    assert first.folder.exists() and first.detached_at is not None
+    assert sessions.attach_page(key, page("load-2")) == key
+    again = sessions.session_for(page("load-2"))
+    assert again is first and "run #1" in again.runs and again.detached_at is None
+    # a key that is not one of ours is not trusted: the page gets a new session
+    forged = sessions.attach_page("../../etc/passwd", page("load-3"))
+    assert forged != key and sessions.session_for(page("load-3")) is not first
+
+
+def test_a_session_is_removed_a_grace_period_after_its_last_page_left_unless_it_trains(monkeypatch):
+    key = sessions.attach_page(None, page("gone-1"))
+    left = sessions.session_for(page("gone-1"))
+    busy_key = sessions.attach_page(None, page("gone-2"))
+    training = sessions.session_for(page("gone-2"))
+    training.job = SimpleNamespace(done=False)  # a run in progress
+    sessions.detach_page(page("gone-1"))
+    sessions.detach_page(page("gone-2"))
+    monkeypatch.setattr(sessions, "GRACE_S", 0.0)
+    time.sleep(0.01)
+    sessions.session_for(page("someone else"))  # any request tidies up
+    assert key not in sessions._sessions and not left.folder.exists()
+    assert sessions._sessions.get(busy_key) is training and training.folder.exists()
+    training.job = None
