@@ -14,15 +14,21 @@ def open_train_tab(page):
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
 
 
-def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir):
+def train(page, epochs: int):
+    """The tab's defaults but `epochs`: press Train, wait until the status counts epochs; the status."""
     open_train_tab(page)
     status = page.locator("#train-status")
-    # The defaults, but 6 epochs instead of 15 so the test stays short on a busy machine
-    # (benchmarks/time_to_accuracy.py times the full defaults).
-    page.get_by_label("epochs", exact=True).fill("6")
+    page.get_by_label("epochs", exact=True).fill(str(epochs))
     page.get_by_role("button", name="Train", exact=True).click()
-    # Live: the status line counts epochs and images/s while the curves grow.
-    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 6")).wait_for(timeout=TIMEOUT_MS)
+    status.get_by_text(re.compile(rf"epoch \d+\.\d+ / {epochs}")).wait_for(timeout=TIMEOUT_MS)
+    return status
+
+
+def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir):
+    # The defaults, but 6 epochs instead of 15 so the test stays short on a busy machine
+    # (benchmarks/time_to_accuracy.py times the full defaults). Live: the status line counts
+    # epochs and images/s while the curves grow.
+    status = train(page, 6)
     page.get_by_text(re.compile(r"[\d,]+ images/s")).first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(1500)  # a few more updates, so the screenshot shows a curve
     page.screenshot(path=str(screenshot_dir / "train-live.png"), full_page=True)
@@ -43,12 +49,7 @@ def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir
 
 
 def test_stop_button_stops_the_run(page):
-    open_train_tab(page)
-    status = page.locator("#train-status")
-    epochs = page.get_by_label("epochs", exact=True)
-    epochs.fill("200")
-    page.get_by_role("button", name="Train", exact=True).click()
-    status.get_by_text(re.compile(r"epoch \d+\.\d+ / 200")).wait_for(timeout=TIMEOUT_MS)
+    status = train(page, 200)
     page.get_by_role("button", name="Stop").click()
     status.get_by_text("stopped").wait_for(timeout=10_000)
     assert "Resume" in status.inner_text()
@@ -59,11 +60,7 @@ def step_of(status) -> int:
 
 
 def test_a_reload_mid_training_keeps_the_run_streaming_and_stop_still_stops(page, screenshot_dir):
-    open_train_tab(page)
-    status = page.locator("#train-status")
-    page.get_by_label("epochs", exact=True).fill("300")
-    page.get_by_role("button", name="Train", exact=True).click()
-    status.get_by_text(re.compile(r"step \d+ / \d+")).wait_for(timeout=TIMEOUT_MS)
+    status = train(page, 300)
     before = step_of(status)
 
     page.reload(wait_until="load")  # the page's session ends: gradio fires its unload
