@@ -147,6 +147,8 @@ class _Recorder(TorchFunctionMode):
         if not _is_leaf(module):
             return
         self.leaves_running -= 1
+        if isinstance(module, nn.Identity):  # a placeholder (the CIFAR ResNet stem's absent max-pool): no step
+            return
         macs = (self.flop_counter.get_total_flops() - flops_before) // 2
         name = self.names.get(module, ROOT_NAME)
         self.rows.append(TraceRow(name, type(module).__name__, _shape(output), self.new_params(module), macs))

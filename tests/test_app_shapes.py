@@ -36,7 +36,8 @@ def test_resnet20_defaults(client):
     assert "0.27 M parameters" in totals and "40.6 M MACs" in totals
     assert table["headers"] == ["#", "layer", "type", "output (C × H × W)", "params", "MACs"]
     rows = table["data"]
-    assert len(rows) == 62  # 19 convs + BN + ReLU ..., the GAP step and the classifier
+    assert len(rows) == 61  # 19 convs + BN + ReLU ..., the GAP step and the classifier
+    assert "Identity" not in {row[2] for row in rows}  # the stem's placeholder max-pool is no step
     assert rows[0][1:4] == ["conv1", "Conv2d", "16 × 32 × 32"]
     assert rows[-1][1:4] == ["head.fc", "Linear", "10"]
     assert sum(row[4] for row in rows) == 269_722
@@ -99,6 +100,14 @@ def test_select_model_resets_knobs_and_input(client):
     assert depth["visible"] and depth["value"] == 28
     assert len(visible) < len(knob_updates)  # knobs WRN does not have are hidden
     assert (channels, height, width) == (3, 32, 32)
+
+
+def test_an_imagenet_network_opens_with_its_1000_classes_and_the_papers_parameters(client):
+    *knob_updates, channels, height, width, table, totals, plot = client.predict("resnet50_imagenet",
+                                                                                 api_name="/select_model")
+    assert (channels, height, width) == (3, 224, 224)
+    assert knob_updates[-1]["value"] == 1000  # num_classes, the last knob control
+    assert "25.6 M parameters" in totals and table["data"][-1][3] == "1000"
 
 
 def test_reduction_endpoint(client):

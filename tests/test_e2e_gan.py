@@ -36,6 +36,7 @@ def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
     page.locator("#gan-walk img").wait_for(timeout=TIMEOUT_MS)
     page.locator("#gan-strip img").wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_label("end sample #").input_value() == "60"
+    page.get_by_text("The walk from sample #3").wait_for(timeout=TIMEOUT_MS)  # no "Walking…" left behind
     assert ".gif" in page.locator("#gan-walk img").get_attribute("src")
 
     # A short DCGAN run with the tab's defaults but fewer steps: live curves, then the GIF.

@@ -418,6 +418,8 @@ def build_demo() -> gr.Blocks:
                              api_visibility="private", **CAM_CONCURRENCY)
         c["model"].input(select_model, [c["model"], *display], model_outputs, api_name="cam_select_model", **CAM_CONCURRENCY)
         c["refresh"].click(refresh_models, c["model"], c["model"], api_name="cam_models", **LIGHT)
+        # Opening the list lists models trained on the page since it loaded (no ↻ needed).
+        c["model"].focus(refresh_models, c["model"], c["model"], api_visibility="private", **LIGHT)
         c["checkpoint"].upload(upload_checkpoint, [c["checkpoint"], *display], [c["model"], *model_outputs],
                                api_name="cam_upload_checkpoint", **CAM_CONCURRENCY)
 

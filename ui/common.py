@@ -133,10 +133,11 @@ def knob_controls() -> dict[str, gr.components.Component]:
     }  # fmt: skip
 
 
-def knob_updates(model_name: str, hide: tuple[str, ...] = ()) -> list:
-    """Show the controls of the knobs `model_name` has, at its defaults; hide the rest (and `hide`)."""
+def knob_updates(model_name: str, hide: tuple[str, ...] = (), values: dict | None = None) -> list:
+    """Show the controls of the knobs `model_name` has, at its defaults (or `values`); hide the rest
+    (and `hide`)."""
     with user_errors():  # an unknown name, from the API
-        defaults = model_knobs(model_name)
+        defaults = {**model_knobs(model_name), **(values or {})}
     return [
         gr.update(visible=True, value=defaults[name]) if name in defaults and name not in hide else gr.update(visible=False)
         for name in KNOBS

@@ -195,8 +195,16 @@ def refresh_generators(current: str | None, request: gr.Request):
     return gr.update(choices=choices, value=current if current in keys else (keys[0] if keys else None))
 
 
+CLICKED_WALK_OUTPUTS = Outputs(*WALK_OUTPUTS.names, "hint")
+
+
 def walk_if_end(picking: str, *walk_inputs, request: gr.Request = None):
-    """After a click: walk once both ends are picked ("walk"; the next click is a new start)."""
+    """After a click: walk once both ends are picked ("walk"; the next click is a new start), and
+    say it is done (the hint said "Walking…")."""
     if picking != "walk":
-        return WALK_OUTPUTS()
-    return gan_interpolate(*walk_inputs, request=request)
+        return CLICKED_WALK_OUTPUTS()
+    strip, gif, files = gan_interpolate(*walk_inputs, request=request)
+    _, start_seed, start_sample, end_seed, end_sample = walk_inputs[:5]
+    return CLICKED_WALK_OUTPUTS(strip=strip, walk_gif=gif, walk_files=files,
+                                hint=f"The walk from sample #{start_sample} of seed {start_seed} to #{end_sample} of seed "
+                                     f"{end_seed} is below. Click a sample for a new start.")

@@ -29,7 +29,7 @@ from ui.common import (
 from ui import gan_generate  # gan_generate.SCORER: the tests point it at a tiny classifier
 from ui.gan_generate import (
     GENERATE_CONCURRENCY, GENERATORS, MAX_FRAMES, MAX_GRID_SIDE, PICK_OUTPUTS, WALK_OUTPUTS, gan_interpolate, gan_sample,
-    gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end,
+    gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
 from ui.jobs import Job, raise_error, waiting_jobs
 from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
@@ -335,7 +335,7 @@ def build_demo() -> gr.Blocks:
                             **GENERATE_CONCURRENCY)
         c["grid"].select(pick_sample, by_name(["shown", "picking"]), PICK_OUTPUTS.of(c), api_visibility="private",
                          **LIGHT).success(
-            walk_if_end, [c["picking"], *by_name(WALK_INPUTS)], walk_outputs, api_visibility="private",
+            walk_if_end, [c["picking"], *by_name(WALK_INPUTS)], CLICKED_WALK_OUTPUTS.of(c), api_visibility="private",
             **GENERATE_CONCURRENCY)
         loaded = page_load(demo)
         loaded.then(refresh_generators, c["generator"], c["generator"], api_visibility="private", **LIGHT).success(

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from cnnzoo import create_model, list_models, model_knobs
+from cnnzoo import create_model, list_models, model_info, model_knobs
 from cnnzoo.trace import TraceResult, reduction_arithmetic, trace
 from ui.common import (
     KNOBS, LIGHT, chosen_knobs, controls_and_view, form_number, human, knob_controls, knob_updates, natural_input,
@@ -52,10 +52,15 @@ def trace_model(**form):
 
 
 def select_model(model_name: str):
-    """Show the chosen model's knobs at their defaults, its natural input, and its trace."""
-    updates = knob_updates(model_name)
+    """Show the chosen model's knobs at their defaults, its natural input, and its trace. A network
+    made for ImageNet opens with its 1000 classes, so its parameters are the paper's (25.6 M for
+    ResNet-50, not 23.5 M with the builder's 10)."""
+    with user_errors():  # an unknown name, from the API
+        imagenet = model_info(model_name)["normalisation"] == "imagenet"
+    shown = {"num_classes": 1000} if imagenet else {}
+    updates = knob_updates(model_name, values=shown)
     input_size = natural_input(model_name)
-    knobs = {name: value for name, value in model_knobs(model_name).items() if name in KNOBS}
+    knobs = {name: value for name, value in {**model_knobs(model_name), **shown}.items() if name in KNOBS}
     return *updates, *input_size, *_trace_view(model_name, knobs, input_size)
 
 
