@@ -24,14 +24,14 @@ from cnnzoo.gan_trainer import (
     GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, GANConfig, GANTrainer, expected_seconds,
 )  # fmt: skip
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, TRAIN_LIMIT, LinePlotLines, Outputs, controls_and_view, duration, number, serve, user_errors,
+    LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, controls_and_view, duration, number, serve, user_errors,
 )  # fmt: skip
 from ui import gan_generate  # gan_generate.SCORER: the tests point it at a tiny classifier
 from ui.gan_generate import (
     GENERATE_CONCURRENCY, GENERATORS, MAX_FRAMES, MAX_GRID_SIDE, PICK_OUTPUTS, WALK_OUTPUTS, gan_interpolate, gan_sample,
     gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
-from ui.jobs import Job, raise_error, waiting_jobs
+from ui.jobs import Job, raise_error, waiting_text
 from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
 
 MAX_WIDTH = 128  # the paper's generator width; wider nets are GPU work and gigabytes of memory
@@ -79,7 +79,7 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
 
 def gan_work(session: Session, name: str, header: str, config: GANConfig, job: Job) -> None:
     """The job's work: the run, each event published with what every page shows of it."""
-    folder = session.new_run_dir(f"gan-{uuid.uuid4().hex[:8]}")
+    folder = session.subfolder(f"gan-{uuid.uuid4().hex[:8]}")
     job.publish(name=name, header=header, live_score="" if config.scorer else score_text(None))
     for event in GANTrainer(dataclasses.replace(config, out_dir=str(folder))).run(session.stop):
         view = {}
@@ -115,8 +115,7 @@ def follow_gan(session: Session):
 
 def gan_status(job: Job) -> str:
     if job.waiting:
-        return (f"{job.view.get('header', '')}<br>Waiting for a free training slot: {waiting_jobs()} run(s) waiting; "
-                f"this server trains {TRAIN_LIMIT} at once.")
+        return f"{job.view.get('header', '')}<br>{waiting_text()}"
     event = job.latest.get("last")
     if event is None or event.kind == "start":
         return job.view.get("header", "loading…")

@@ -105,11 +105,8 @@ class Job:
             log.exception("training job failed")
             self.error = f"the run failed with an internal error ({type(error).__name__}); see the server's log"
         finally:
-            with self.changed:
-                self.done = True
-                self.version += 1
-                self.urgent = self.version
-                self.changed.notify_all()
+            self.done = True
+            self.publish()  # the end, shown at once
 
 
 def queue_job(job: Job) -> Job:
@@ -126,6 +123,11 @@ def queue_job(job: Job) -> Job:
 def waiting_jobs() -> int:
     with _waiting_lock:
         return _waiting
+
+
+def waiting_text() -> str:
+    """What a page says while its job waits for a training slot."""
+    return f"Waiting for a free training slot: {waiting_jobs()} run(s) waiting; this server trains {TRAIN_LIMIT} at once."
 
 
 def raise_error(job: Job) -> None:

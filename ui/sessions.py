@@ -99,13 +99,8 @@ class Session:
             self.job = queue_job(Job(kind, work))
             return self.job
 
-    def new_run_dir(self, name: str) -> Path:
-        path = self.folder / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
     def subfolder(self, name: str) -> Path:
-        """A folder of this session for one tab's files (uploads, pictures shown on the page)."""
+        """A folder of this session: a run's, or one tab's files (uploads, pictures on the page)."""
         path = self.folder / name
         path.mkdir(parents=True, exist_ok=True)
         return path

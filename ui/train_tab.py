@@ -30,10 +30,10 @@ from cnnzoo.registry import list_models
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.common import (
-    KNOBS, LIGHT, MAX_TRAIN_S, TRAIN_LIMIT, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
+    KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
     form_number, knob_controls, knob_updates, serve, user_errors,
 )  # fmt: skip
-from ui.jobs import Job, raise_error, waiting_jobs
+from ui.jobs import Job, raise_error, waiting_text
 from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
@@ -184,7 +184,7 @@ def start_run(session: Session, job: TrainConfig | Run) -> tuple[Run, Trainer]:
         run, trainer = job, Trainer(resume_from=job.checkpoint, override={"time_limit_s": MAX_TRAIN_S})
     else:
         run = Run(name=unique_name(f"{job.model} · {job.dataset}", session.runs), config=job.to_dict())
-        folder = session.new_run_dir(f"run{len(session.runs) + 1}")
+        folder = session.subfolder(f"run{len(session.runs) + 1}")
         trainer = Trainer(dataclasses.replace(job, out_dir=str(folder)))
     session.runs[run.name] = run
     run.status = "running"
@@ -240,8 +240,7 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None
 def live_status(job: Job, runs: list[Run]) -> str:
     """The status line of a running job: waiting for a slot, loading, or the latest event."""
     if job.waiting:
-        return (f"Waiting for a free training slot: {waiting_jobs()} run(s) waiting; this server trains "
-                f"{TRAIN_LIMIT} at once.")
+        return waiting_text()
     event = job.latest.get("last")
     if not runs or event is None or event.kind == "end" and runs[-1].status == "running":
         return f"**{runs[-1].name if runs else 'the run'}** · loading the data…"
