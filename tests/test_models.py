@@ -23,6 +23,10 @@ CLASSIFIERS = list_models(kind="classifier")
 # with batches of 2 (the smallest that batch norm accepts in training mode); all others with 4.
 HEAVY = {"resnet50", "resnet101", "resnet152", "wide_resnet", "wide_resnet16_8", "wide_resnet28_10",
          "wide_resnet40_4", "densenet121", "densenet_bc_250_k24"}
+# Nets too big to build for real in a test (VGG: 133M+ parameters, 4 s to build and run once):
+# the registry-wide test runs them on the meta device (shapes, the seam, a gradient for every
+# parameter, no memory); test_vgg_toy_forward_backward runs their code for real, small.
+ON_META = {name for name in CLASSIFIERS if get_entry(name).family == "vgg"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -53,7 +57,7 @@ def first_conv(model: nn.Module) -> nn.Conv2d:
 
 # ----------------------------------------------------------------------------- registry-wide
 
-@pytest.mark.parametrize("name", CLASSIFIERS)
+@pytest.mark.parametrize("name", sorted(set(CLASSIFIERS) - ON_META))
 def test_classifier_forward_backward(name):
     torch.manual_seed(0)
     model = create_model(name, num_classes=7)
@@ -77,6 +81,20 @@ def test_classifier_forward_backward(name):
         torch.testing.assert_close(model.forward_head(features), model(x))
 
 
+@pytest.mark.parametrize("name", sorted(ON_META))
+def test_big_classifier_forward_backward_on_meta(name):
+    with torch.device("meta"):
+        model = create_model(name, num_classes=7)
+        x = torch.randn(2, *model_info(name)["input_size"])
+        logits = model.train()(x)
+        assert logits.shape == (2, 7)
+        logits.logsumexp(dim=1).mean().backward()
+        for parameter_name, parameter in model.named_parameters():
+            assert parameter.grad is not None, f"no gradient for {parameter_name}"
+        features = model.eval().forward_features(x)
+    assert features.dim() == 4 and features.shape[1] == model.num_features
+
+
 @pytest.mark.parametrize("name", [n for n in CLASSIFIERS if "pool" in model_knobs(n)])
 def test_global_max_pool_head(name):
     model = create_model(name, num_classes=5, pool="max").eval()
@@ -96,6 +114,8 @@ def test_every_classifier_has_the_common_knobs():
         assert knobs["num_classes"] == 10, name
         if name == "inception_mnist":  # an MNIST net (1 channel) with the tutorial's flatten + fc head
             assert knobs["in_channels"] == 1 and "pool" not in knobs
+        elif get_entry(name).family == "vgg":  # flatten + three FC layers, not a global pool
+            assert knobs["in_channels"] == 3 and "pool" not in knobs and knobs["dropout"] == 0.5, name
         else:
             assert knobs["in_channels"] == 3 and knobs["pool"] == "avg", name
 
@@ -112,7 +132,7 @@ def test_registry_metadata_agrees_with_the_builder(name):
     assert channels == knobs.get("in_channels", knobs.get("out_channels")), name
     if "image_size" in knobs:
         assert height == width == knobs["image_size"], name
-    imagenet = name.endswith("_imagenet")
+    imagenet = name.endswith("_imagenet") or info["family"] == "vgg"  # torchvision's names for VGG
     assert (info["normalisation"] == "imagenet") == imagenet, name
     assert (height, width) == ((224, 224) if imagenet else (28, 28) if name == "inception_mnist"
                                else (64, 64) if info["family"] == "gan" else (32, 32)), name
@@ -178,7 +198,7 @@ def test_unknown_model_and_knob_errors():
     [
         ("resnet_cifar", {"depth": 21}, ["6n + 2", "20", "32", "110"]),
         ("plain_cifar", {"depth": 0}, ["6n + 2"]),
-        ("resnet20", {"shortcut": "C"}, ["'A'", "'B'"]),
+        ("resnet20", {"shortcut": "D"}, ["'A'", "'B'", "'C'"]),
         ("resnet20", {"pool": "mean"}, ["avg", "max"]),
     ],
 )
@@ -200,6 +220,8 @@ def test_impossible_knobs_say_what_is_valid(name, knobs, words):
         ("inception_mnist", {}, ["conv1", "incept1.branch2.1", "incept2.branch4.1", "fc"]),
         ("simple_cnn", {}, ["stage1.conv1", "stage2.pool", "stage2.conv1", "stage3.bn2", "stage3.relu2"]),
         ("resnet18_imagenet", {}, ["conv1", "maxpool", "layer1.0.conv1", "layer2.0.downsample.0"]),  # torchvision's
+        ("vgg16_bn", {}, ["stage1.conv1", "stage1.bn1", "stage3.conv3", "stage5.pool", "head.avgpool",
+                          "head.fc6", "head.drop7", "head.fc"]),  # the Caffe model's conv3_3, fc6
         ("wide_resnet16_4", {}, ["stage1.0.conv1", "stage3.1.bn2", "bn"]),
     ],
 )
@@ -257,6 +279,86 @@ def test_option_b_adds_projection_parameters():
     a, b = create_model("resnet20"), create_model("resnet20", shortcut="B")
     # Two projections (16->32, 32->64): 1×1 conv + BN each.
     assert n_params(b) - n_params(a) == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+
+
+def projection_params(pairs) -> int:
+    """An independent count of 1×1 conv + BN projections: C_in·C_out weights + 2·C_out (γ, β) each."""
+    return sum(c_in * c_out + 2 * c_out for c_in, c_out in pairs)
+
+
+def block_channels(widths, blocks_per_stage, expansion=1, stem=None):
+    """(C_in, C_out) of every residual block in order, from the stage widths alone."""
+    pairs, channels = [], stem or widths[0]
+    for width, n in zip(widths, blocks_per_stage):
+        for _ in range(n):
+            pairs.append((channels, width * expansion))
+            channels = width * expansion
+    return pairs
+
+
+def test_option_c_projects_every_shortcut():
+    a, c = create_model("resnet20"), create_model("resnet20", shortcut="C")
+    # 9 blocks, each with a projection: 3 × 16->16, 16->32, 2 × 32->32, 32->64, 2 × 64->64.
+    pairs = block_channels((16, 32, 64), (3, 3, 3))
+    assert n_params(c) - n_params(a) == projection_params(pairs)
+    blocks = [block for stage in (c.layer1, c.layer2, c.layer3) for block in stage]
+    assert all(isinstance(block.downsample[0], nn.Conv2d) for block in blocks)
+    assert c.layer1[0].downsample[0].stride == (1, 1) and c.layer2[0].downsample[0].stride == (2, 2)
+    with torch.no_grad():
+        assert c.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_resnet34_shortcut_options_a_b_c_and_plain34():
+    """The paper's Table 3 nets: A adds nothing to plain-34, B the 3 projections where the shape
+    changes, C one projection per block (16): counted here from the layout, independently."""
+    import torchvision
+
+    with torch.device("meta"):
+        a, b, c = (create_model("resnet34_imagenet", num_classes=1000, shortcut=s) for s in "ABC")
+        plain = create_model("plain34_imagenet", num_classes=1000)
+        reference = torchvision.models.resnet34(weights=None)
+    pairs = block_channels((64, 128, 256, 512), (3, 4, 6, 3))
+    changing = [(c_in, c_out) for c_in, c_out in pairs if c_in != c_out]
+    assert len(pairs) == 16 and len(changing) == 3
+    assert n_params(b) == n_params(reference) == 21_797_672
+    assert n_params(a) == n_params(plain) == n_params(b) - projection_params(changing) == 21_623_848
+    assert n_params(c) == n_params(a) + projection_params(pairs) == 22_716_840
+    assert sum(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) for m in c.modules()) == 16
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_plain_imagenet_nets_are_torchvision_resnets_without_shortcuts(depth):
+    import torchvision
+
+    from cnnzoo.models.resnet import BasicBlock, from_torchvision_state_dict
+
+    with torch.device("meta"):
+        plain = create_model(f"plain{depth}_imagenet", num_classes=1000)
+        reference = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    shortcuts = sum(p.numel() for name, p in reference.named_parameters() if "downsample" in name)
+    assert n_params(plain) == n_params(reference) - shortcuts
+    # The same layers under the same names, only the projections gone: torchvision's weights fit.
+    state = {k: v for k, v in from_torchvision_state_dict(reference.state_dict()).items() if "downsample" not in k}
+    plain.load_state_dict(state, assign=True)  # strict
+    blocks = [m for m in plain.modules() if isinstance(m, BasicBlock)]
+    assert len(blocks) == (8 if depth == 18 else 16) and not any(b.residual or b.downsample for b in blocks)
+    with torch.device("meta"):
+        assert plain.eval()(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_option_c_on_a_bottleneck_doubles_the_block():
+    """The paper's argument against C for the deep nets: on a 256-d bottleneck block the shortcut
+    joins two high-dimensional ends, so a projection there (256·256 weights) costs about as much as
+    the block itself (256·64 + 9·64·64 + 64·256): time and model size roughly double."""
+    with torch.device("meta"):
+        model = create_model("resnet50_imagenet", num_classes=1000, shortcut="C")
+        a = create_model("resnet50_imagenet", shortcut="A")  # zero-pads 64 -> 256 channels in stage 1
+    block = model.layer1[1]
+    branch = sum(getattr(block, f"conv{i}").weight.numel() for i in (1, 2, 3))
+    assert (block.downsample[0].weight.numel(), branch) == (65_536, 69_632)
+    with torch.device("meta"):
+        assert model(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+        assert a.forward_features(torch.randn(1, 3, 224, 224)).shape == (1, 2048, 7, 7)
 
 
 def test_zero_pad_shortcut_is_subsample_plus_zeros():
@@ -350,6 +452,106 @@ def test_imagenet_class_names():
 
     names = imagenet_class_names()
     assert len(names) == 1000 and names[0] == "tench" and names[207] == "golden retriever"
+
+
+# --------------------------------------------------------------------------------------- VGG
+
+def meta_macs(model: nn.Module, input_size=(3, 224, 224)) -> int:
+    """Multiply-accumulates of one image, counted by torch's FlopCounterMode (2 FLOPs per MAC)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"), FlopCounterMode(display=False) as counter:
+        model.eval()(torch.randn(1, *input_size))
+    return counter.get_total_flops() // 2
+
+
+VGGS = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+
+
+@pytest.mark.parametrize("name", VGGS)
+def test_vgg_equals_torchvision_in_parameters_and_macs(name):
+    import torchvision
+
+    from cnnzoo.trace import trace
+
+    with torch.device("meta"):  # 133M-144M parameters: shapes only, no memory
+        ours = create_model(name, num_classes=1000)
+        reference = getattr(torchvision.models, name)(weights=None)
+    # Layer for layer: the same parameter shapes in the same order (conv weight, bias, BN γ, β, ...).
+    assert [p.shape for p in ours.parameters()] == [p.shape for p in reference.parameters()]
+    macs = meta_macs(ours)
+    assert macs == meta_macs(reference) == trace(ours, (3, 224, 224), device="meta").total_macs
+    # torchvision's published numbers (its "GFLOPS" are MACs), offline in the weights' metadata.
+    meta = getattr(torchvision.models, f"{name.upper()}_Weights").IMAGENET1K_V1.meta
+    assert n_params(ours) == meta["num_params"]
+    assert macs / 1e9 == pytest.approx(meta["_ops"], abs=5e-4)  # published to 3 decimals
+
+
+def test_vgg_and_resnet_complexity_as_the_papers_give_it():
+    """He et al. sec. 3.3: the 34-layer plain net has 3.6 billion FLOPs (multiply-adds), 18% of
+    VGG-19's 19.6 billion, and the residual one (option A) the same; VGG-16 needs 15.5."""
+    with torch.device("meta"):
+        nets = {"vgg16": create_model("vgg16", num_classes=1000), "vgg19": create_model("vgg19", num_classes=1000),
+                "plain34": create_model("plain34_imagenet", num_classes=1000),
+                "resnet34 A": create_model("resnet34_imagenet", num_classes=1000, shortcut="A"),
+                "resnet34 B": create_model("resnet34_imagenet", num_classes=1000)}
+    gmacs = {name: meta_macs(model) / 1e9 for name, model in nets.items()}
+    assert round(gmacs["vgg19"], 1) == 19.6 and round(gmacs["vgg16"], 1) == 15.5
+    # Identity shortcuts cost an addition, which is not counted: A is exactly the plain net.
+    assert gmacs["resnet34 A"] == gmacs["plain34"] == pytest.approx(3.64, abs=0.005)
+    assert gmacs["resnet34 B"] == pytest.approx(3.66, abs=0.005)  # + 3 projections (torchvision's 3.66)
+    assert gmacs["plain34"] / gmacs["vgg19"] == pytest.approx(0.18, abs=0.01)
+
+
+def toy_vgg(batch_norm: bool, **kwargs):
+    """VGG-11's code at a tiny width (VGG's real widths take seconds just to initialise)."""
+    from cnnzoo.models.vgg import CONFIGS, VGG
+
+    return VGG(CONFIGS[11], batch_norm, widths=(4, 8, 8, 16, 16), hidden=32, **kwargs)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_vgg_toy_forward_backward(batch_norm):
+    torch.manual_seed(0)
+    model = toy_vgg(batch_norm, num_classes=7).train()
+    x = torch.randn(2, 3, 32, 32)
+    logits = model(x)
+    assert logits.shape == (2, 7) and torch.isfinite(logits).all()
+    logits.logsumexp(dim=1).mean().backward()
+    for parameter_name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == (8 if batch_norm else 0)
+    model.eval()
+    with torch.no_grad():
+        features = model.forward_features(x)
+        assert features.shape == (2, 16, 1, 1)  # five 2×2 pools: 32 -> 1
+        torch.testing.assert_close(model.forward_head(features), model(x))  # eval: no dropout
+        assert model.forward_features(torch.randn(1, 3, 224, 224)).shape == (1, 16, 7, 7)
+
+
+def test_vgg_init_is_torchvisions():
+    """Convs ~ N(0, 2 / fan_out) (He et al. 2015), fc layers ~ N(0, 0.01²), every bias 0."""
+    torch.manual_seed(0)
+    model = toy_vgg(True, num_classes=10)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and module.weight.numel() >= 400:
+            expected = (2 / (9 * module.out_channels)) ** 0.5
+            assert module.weight.std().item() == pytest.approx(expected, rel=0.15)
+        if isinstance(module, nn.Linear) and module.weight.numel() >= 400:
+            assert module.weight.std().item() == pytest.approx(0.01, rel=0.15)
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            assert (module.bias == 0).all()
+
+
+@pytest.mark.parametrize(
+    "knobs, words",
+    [({"dropout": 1.0}, ["dropout", "[0, 1)", "0.5"]), ({"num_classes": 0}, ["num_classes"]),
+     ({"in_channels": 0}, ["in_channels"])],
+)
+def test_vgg_impossible_knobs(knobs, words):
+    with pytest.raises(ValueError) as err:
+        create_model("vgg11", **knobs)
+    assert all(word in str(err.value) for word in words)
 
 
 # ------------------------------------------------------------------------------- Wide ResNet

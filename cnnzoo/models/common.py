@@ -11,6 +11,9 @@ import torch
 import torch.nn as nn
 
 POOLS = ("avg", "max")
+# register_model(..., **IMAGENET) marks the nets laid out for ImageNet: 224×224 inputs, normalised
+# as torchvision's ImageNet weights expect (the Shapes tab opens them at that size).
+IMAGENET = dict(input_size=(3, 224, 224), normalisation="imagenet")
 
 
 class ClassifierHead(nn.Module):

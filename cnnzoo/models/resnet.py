@@ -12,13 +12,21 @@ Three layouts share one `ResNet` class:
   widths 16/32/64 and strides 1/2/2; depth = 6n + 2 (resnet20 … resnet110, plain20 …).
 * kuangliu-style CIFAR nets: 3×3 stride-1 stem of 64, no max-pool, four stages of widths
   64/128/256/512, strides 1/2/2/2 (resnet18 … resnet152; a 32×32 input ends at 4×4).
-* ImageNet nets: 7×7/2 stem + 3×3/2 max-pool, the same four stages (resnet18_imagenet …);
-  module names equal torchvision's so its weights load (`fc.*` becomes `head.fc.*`).
+* ImageNet nets: 7×7/2 stem + 3×3/2 max-pool, the same four stages (resnet18_imagenet …,
+  and the paper's plain baselines plain18_imagenet, plain34_imagenet); module names equal
+  torchvision's so its weights load (`fc.*` becomes `head.fc.*`).
 
-Shortcuts when a block changes the shape (stride 2 or more channels):
-  "A": parameter-free identity: subsample by the stride, zero-pad the new channels
-       (the paper's CIFAR choice);
-  "B": 1×1 convolution + BN projection (the paper's ImageNet choice, also kuangliu's).
+Shortcuts (the paper's sec. 4.1, "Identity vs. Projection Shortcuts", Table 3):
+  "A": identity everywhere; where a block changes the shape (stride 2 or more channels),
+       subsample by the stride and zero-pad the new channels. No parameters (the paper's
+       CIFAR choice, and its ImageNet plain-vs-residual comparison, Table 2);
+  "B": a 1×1 convolution + BN projection where the shape changes, identity elsewhere (the
+       paper's ImageNet choice, also kuangliu's and torchvision's);
+  "C": a 1×1 convolution + BN projection on every shortcut, also where the shapes match.
+All three beat the plain net by far, and B beats A, C beats B only by small margins: the
+projections are not what solves the degradation problem. C's extra weights (ResNet-34: 21.6M
+with A, 21.8M with B, 22.7M with C, counted in tests/test_models.py) are not worth their
+memory and time, so the paper drops C and uses B where the shape changes from then on.
 """
 from __future__ import annotations
 
@@ -29,13 +37,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnzoo.models.common import Classifier, ClassifierHead, blocks_per_stage, check_positive_int, he_init
+from cnnzoo.models.common import (
+    IMAGENET, Classifier, ClassifierHead, blocks_per_stage, check_positive_int, he_init,
+)
 from cnnzoo.registry import register_model
 
-SHORTCUTS = ("A", "B")
+SHORTCUTS = ("A", "B", "C")
 PAPER = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
-# The *_imagenet nets: 224×224 inputs, normalised as torchvision's ImageNet weights expect.
-IMAGENET = dict(input_size=(3, 224, 224), normalisation="imagenet")
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -71,8 +79,8 @@ class ZeroPadShortcut(nn.Module):
 class BasicBlock(nn.Module):
     """Two 3×3 convs: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 
-    The stride (if any) sits in conv1. `downsample` is the shortcut when the shape changes
-    (None means identity).
+    The stride (if any) sits in conv1. `downsample` is the shortcut's module (torchvision's
+    name, also for option C's projections where nothing is downsampled); None is the identity.
     """
 
     expansion = 1  # output channels = planes * expansion
@@ -144,8 +152,9 @@ class ResNet(Classifier):
         super().__init__()
         if shortcut not in SHORTCUTS:
             raise ValueError(
-                f"shortcut must be 'A' (zero-padded identity, no parameters) or "
-                f"'B' (1×1 conv projection), got {shortcut!r}"
+                f"shortcut must be 'A' (zero-padded identity, no parameters), 'B' (1×1 conv "
+                f"projection where the shape changes) or 'C' (projection on every shortcut), "
+                f"got {shortcut!r}"
             )
         if stem not in ("cifar", "imagenet"):
             raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
@@ -185,19 +194,23 @@ class ResNet(Classifier):
 
     def _make_stage(self, block, planes: int, num_blocks: int, stride: int) -> nn.Sequential:
         out_channels = planes * block.expansion
-        downsample = None
         # Only the first block of a stage may change the shape; the rest keep it.
-        if self.residual and (stride != 1 or self.inplanes != out_channels):
-            if self.shortcut == "A":
-                downsample = ZeroPadShortcut(stride, out_channels - self.inplanes)
-            else:
-                downsample = nn.Sequential(
-                    conv1x1(self.inplanes, out_channels, stride), nn.BatchNorm2d(out_channels)
-                )
-        blocks = [block(self.inplanes, planes, stride, downsample, self.residual)]
+        blocks = [block(self.inplanes, planes, stride, self._shortcut(self.inplanes, out_channels, stride),
+                        self.residual)]
         self.inplanes = out_channels
-        blocks += [block(out_channels, planes, 1, None, self.residual) for _ in range(num_blocks - 1)]
+        blocks += [block(out_channels, planes, 1, self._shortcut(out_channels, out_channels, 1), self.residual)
+                   for _ in range(num_blocks - 1)]
         return nn.Sequential(*blocks)
+
+    def _shortcut(self, in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
+        """A block's shortcut: None (identity), option A's zero padding or a 1×1 conv + BN projection."""
+        changes_shape = stride != 1 or in_channels != out_channels
+        if not self.residual or (self.shortcut != "C" and not changes_shape):
+            return None
+        if self.shortcut == "A":
+            return ZeroPadShortcut(stride, out_channels - in_channels)
+        # (N, C_in, H, W) -> (N, C_out, H/s, W/s)
+        return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         # ImageNet layout, 224×224 input:            CIFAR layouts, 32×32 input:
@@ -302,71 +315,89 @@ IMAGENET_LAYOUTS = {
 }
 
 
-def _four_stage_resnet(depth, stem, num_classes, in_channels, pool, zero_init_residual=False):
+def _four_stage_resnet(depth, stem, num_classes, in_channels, pool, shortcut="B", residual=True,
+                       zero_init_residual=False):
     block, layers = IMAGENET_LAYOUTS[depth]
     return ResNet(block, layers, widths=(64, 128, 256, 512), stem=stem, stem_width=64,
-                  num_classes=num_classes, in_channels=in_channels, pool=pool, shortcut="B",
-                  zero_init_residual=zero_init_residual)
+                  num_classes=num_classes, in_channels=in_channels, pool=pool, shortcut=shortcut,
+                  residual=residual, zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet18(*, num_classes=10, in_channels=3, pool="avg"):
+def resnet18(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
     """ResNet-18 for 32×32 images (kuangliu layout: 3×3 stem, no max-pool, 11.2M parameters)."""
-    return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool)
+    return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool, shortcut)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet34(*, num_classes=10, in_channels=3, pool="avg"):
+def resnet34(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
     """ResNet-34 for 32×32 images (kuangliu layout, BasicBlocks [3, 4, 6, 3])."""
-    return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool)
+    return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool, shortcut)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet50(*, num_classes=10, in_channels=3, pool="avg"):
+def resnet50(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
     """ResNet-50 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 6, 3])."""
-    return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool)
+    return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool, shortcut)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet101(*, num_classes=10, in_channels=3, pool="avg"):
+def resnet101(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
     """ResNet-101 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 23, 3])."""
-    return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool)
+    return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool, shortcut)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet152(*, num_classes=10, in_channels=3, pool="avg"):
+def resnet152(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
     """ResNet-152 for 32×32 images (kuangliu layout, Bottlenecks [3, 8, 36, 3])."""
-    return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool)
+    return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool, shortcut)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet18_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+def resnet18_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-18 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
-    return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+    return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet34_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+def resnet34_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-34 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
-    return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+    return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet50_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+def resnet50_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-50 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
-    return _four_stage_resnet(50, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+    return _four_stage_resnet(50, "imagenet", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet101_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+def resnet101_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-101 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
-    return _four_stage_resnet(101, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+    return _four_stage_resnet(101, "imagenet", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet152_imagenet(*, num_classes=10, in_channels=3, pool="avg", zero_init_residual=False):
+def resnet152_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-152 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
-    return _four_stage_resnet(152, "imagenet", num_classes, in_channels, pool, zero_init_residual)
+    return _four_stage_resnet(152, "imagenet", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
+
+
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
+def plain18_imagenet(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-18 for ImageNet: ResNet-18's layout without shortcuts (the paper's Table 2 baseline)."""
+    return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, residual=False)
+
+
+@register_model(family="resnet", paper=PAPER, **IMAGENET)
+def plain34_imagenet(*, num_classes=10, in_channels=3, pool="avg"):
+    """Plain-34 for ImageNet: ResNet-34 without shortcuts; trains worse than plain-18 (Table 2, Fig. 4)."""
+    return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, residual=False)
 
 
 # ------------------------------------------------------------ torchvision's ImageNet weights
@@ -437,7 +468,7 @@ def load_imagenet_weights(model: ResNet, depth: int, download: bool = True) -> R
     if set(state_dict) != strict_keys:
         raise ValueError(
             f"the model does not match torchvision's resnet{depth}: build it with "
-            f"create_model('resnet{depth}_imagenet', in_channels=3)"
+            f"create_model('resnet{depth}_imagenet', in_channels=3, shortcut='B')"
         )
     try:
         model.load_state_dict(state_dict, strict=False)
