@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import cam_tab, gan_tab, shapes_tab, train_tab
+from ui import cam_tab, gan_tab, inside_tab, shapes_tab, train_tab
 from ui.common import QUEUE_MAX_SIZE, serve
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
 TABS = [
     ("Shapes", shapes_tab.build_demo),
     ("Train", train_tab.build_demo),
+    ("Inside", inside_tab.build_demo),
     ("CAM", cam_tab.build_demo),
     ("GAN", gan_tab.build_demo),
 ]

@@ -7,10 +7,16 @@ numbers, eval mode, and running a model over many images in batches.
 
 The trainers, CAM, the GAN tools and the quality score all run models through these few
 functions, so a choice made here (channels_last, autocast) holds everywhere.
+
+`training_rate(device)` measures how many training multiply-accumulates per second this machine
+sustains (on first use, then at most every 30 s): what cnnzoo.trace_calc.epoch_estimate divides by.
 """
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
+import time
 
 import torch
 import torch.nn as nn
@@ -102,3 +108,70 @@ def predict_logits(model: nn.Module, images: torch.Tensor, mean, std, *, batch_s
             with autocast_for(param.device):
                 chunks.append(model(x).float().cpu())
     return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# How fast this machine trains
+# ---------------------------------------------------------------------------------------------
+
+_rates: dict[str, tuple[float, float]] = {}  # device -> (fastest rate measured, when: time.monotonic())
+_rate_lock = threading.Lock()  # thirty first requests at once measure once, not thirty times
+REMEASURE_S = 30.0
+CALIBRATION_BATCH = 64
+
+
+def training_rate(device: str = "auto", seconds: float = 0.3) -> float:
+    """Training multiply-accumulates per second on `device`: a few timed SGD steps of a small
+    ResNet-20-sized CNN (CALIBRATION_BATCH images of 3×32×32) for about `seconds`, after a
+    warm-up. One step counts as 3 × the forward MACs (see cnnzoo.trace_calc.EpochEstimate).
+    Measured with the trainer's settings (channels_last, autocast_for, torch's thread count).
+
+    Other work slows a measurement down, never up: on a 2-core machine a web server's other
+    requests (a trace is pure Python, holding the GIL and a core) made it read 5-10× too slow.
+    So the fastest step counts, and a call more than REMEASURE_S after the last measurement
+    measures again and keeps the faster rate: the estimates converge on the machine's speed."""
+    device = pick_device(device)
+    with _rate_lock:
+        rate, when = _rates.get(str(device), (0.0, -math.inf))
+        if time.monotonic() - when > REMEASURE_S:
+            rate = max(rate, _measure_training_rate(device, seconds))
+            _rates[str(device)] = (rate, time.monotonic())
+        return rate
+
+
+def _measure_training_rate(device: torch.device, seconds: float) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.random.fork_rng(devices=[]):  # made on the CPU; its global RNG is left as it was
+        torch.manual_seed(0)
+        model = nn.Sequential(  # (N, 3, 32, 32) -> (N, 16, 32, 32) -> (N, 32, 16, 16) -> (N, 64, 8, 8) -> (N, 10)
+            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+        ).to(device, memory_format=MEMORY_FORMAT)
+        x = torch.randn(CALIBRATION_BATCH, 3, 32, 32).to(device).contiguous(memory_format=MEMORY_FORMAT)
+    y = torch.arange(CALIBRATION_BATCH, device=device) % 10
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    macs_per_step = 3 * counter.get_total_flops() // 2
+
+    def step():
+        with autocast_for(device):
+            loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step(), step()  # warm-up: first-call allocations and kernel choices
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or time.perf_counter() - start < seconds:
+        began = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - began)
+    return macs_per_step / min(times)  # the fastest step: other work on the machine can only slow steps down

@@ -1,8 +1,12 @@
-"""Walk one image through a network and report every layer: output shape, parameters, MACs.
+"""Walk one image through a network and report every layer: output shape, parameters, MACs,
+and the calculator's columns (cnnzoo.trace_calc): window, receptive field, memory for backward.
 
     >>> result = trace(create_model("simple_cnn"), (3, 32, 32))
-    >>> result.rows[0]
-    TraceRow(name='stage1.conv1', layer_type='Conv2d', output_shape=(1, 32, 32, 32), params=864, macs=884736)
+    >>> row = result.rows[0]
+    >>> row.name, row.layer_type, row.output_shape, row.params, row.macs
+    ('stage1.conv1', 'Conv2d', (1, 32, 32, 32), 864, 884736)
+    >>> row.window.formula(), row.receptive_field, row.jump, row.saved_bytes
+    ('⌊(32 + 2·1 − 3)/1⌋ + 1 = 32', (3, 3), (1, 1), 12288)
     >>> result.total_params, result.total_macs
     (288746, 38634752)
     >>> result.to_dataframe()           # pandas: name, type, output_shape, params, macs
@@ -31,6 +35,10 @@ How the numbers are made
   breakdowns; the running total only counts operations of its own thread.)
 - **Parameters** are counted at a module's first use, so the column sums to the model's total
   even when a module (a shared ReLU) runs twice.
+- **The calculator's columns** come from the same pass: the function mode hands every torch
+  function, also those inside the leaves, to a `trace_calc.Ledger`, which reads each
+  convolution's or pooling's window from its arguments and follows every tensor's receptive
+  field and whether autograd would keep it for backward (see cnnzoo/trace_calc.py).
 
 `reduction_arithmetic` is the Inception paper's argument for 1×1 "reduction" convolutions,
 as numbers: a k×k convolution applied to few channels is cheap, so squeeze the channels first.
@@ -48,6 +56,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnzoo.compute import eval_mode
 from cnnzoo.models.common import check_positive_int
+from cnnzoo.trace_calc import Ledger, Span, Window
 
 __all__ = ["TraceRow", "TraceResult", "trace", "ReductionArithmetic", "reduction_arithmetic"]
 
@@ -58,13 +67,45 @@ ROOT_NAME = "(model)"  # the name rows use for the model's own forward code
 
 @dataclass(frozen=True)
 class TraceRow:
-    """One step of the forward pass: a leaf module, or a functional step that changed the shape."""
+    """One step of the forward pass: a leaf module, or a functional step that changed the shape
+    (or counted MACs, or keeps memory for backward). The calculator's columns (cnnzoo.trace_calc):
+    the window a convolution or pooling slides, the receptive field, and the bytes kept for
+    backward per image."""
 
     name: str  # qualified module name, e.g. "layer2.0.conv1"; a functional step has its caller's
     layer_type: str  # "Conv2d", or the function of a functional step, e.g. "cat()"
     output_shape: tuple[int, ...]  # (1, C, H, W) for feature maps, (1, classes) for logits
     params: int
     macs: int
+    window: Window | None = None  # kernel, stride, padding, dilation of a conv or pooling
+    field: tuple[Span, Span] | None = None  # (height, width) receptive field of the output; None: unknown
+    saved_bytes: int = 0  # per image: what autograd keeps for backward, first kept by this step
+
+    @property
+    def kernel(self) -> tuple[int, int] | None:
+        return self.window.kernel if self.window else None
+
+    @property
+    def stride(self) -> tuple[int, int] | None:
+        return self.window.stride if self.window else None
+
+    @property
+    def padding(self) -> tuple[int, int] | None:
+        return self.window.padding if self.window else None
+
+    @property
+    def dilation(self) -> tuple[int, int] | None:
+        return self.window.dilation if self.window else None
+
+    @property
+    def receptive_field(self) -> tuple[int, int] | None:
+        """(height, width) in input pixels each output position sees (unclipped)."""
+        return (self.field[0].size, self.field[1].size) if self.field else None
+
+    @property
+    def jump(self) -> tuple[int, int] | None:
+        """(height, width) input pixels between neighbouring output positions; (0, 0) after global pooling."""
+        return (self.field[0].jump, self.field[1].jump) if self.field else None
 
 
 @dataclass
@@ -73,6 +114,8 @@ class TraceResult:
     input_size: tuple[int, int, int]
     total_params: int  # every parameter of the model, each shared tensor once
     total_macs: int  # everything the FLOP counter saw during the forward pass, / 2
+    param_bytes: int = 0  # the parameters' memory
+    saved_bytes: int = 0  # per image: what autograd keeps for backward in training (rows' sum)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -113,7 +156,7 @@ class _Recorder(TorchFunctionMode):
     The hooks ignore calls from other threads (the same model traced twice at once).
     """
 
-    def __init__(self, model: nn.Module, flop_counter: FlopCounterMode):
+    def __init__(self, model: nn.Module, flop_counter: FlopCounterMode, ledger: Ledger):
         super().__init__()
         self.names = {module: name or ROOT_NAME for name, module in model.named_modules()}
         self.flop_counter = flop_counter
@@ -122,6 +165,9 @@ class _Recorder(TorchFunctionMode):
         self.leaves_running = 0
         self.function_running: tuple[str, tuple[int, ...]] | None = None
         self.seen_params: set[int] = set()
+        self.ledger = ledger  # the calculator's columns: windows, receptive fields, memory kept for backward
+        self.leaf_window: Window | None = None  # of the leaf running now
+        self.leaf_saved = 0
         self.thread = threading.get_ident()
 
     def new_params(self, module: nn.Module) -> int:
@@ -139,6 +185,7 @@ class _Recorder(TorchFunctionMode):
         self.running.append((module, _shape(args), self.flop_counter.get_total_flops()))
         if _is_leaf(module):
             self.leaves_running += 1
+            self.leaf_window, self.leaf_saved = None, 0
 
     def after_forward(self, module, args, output):
         if threading.get_ident() != self.thread:
@@ -151,26 +198,35 @@ class _Recorder(TorchFunctionMode):
             return
         macs = (self.flop_counter.get_total_flops() - flops_before) // 2
         name = self.names.get(module, ROOT_NAME)
-        self.rows.append(TraceRow(name, type(module).__name__, _shape(output), self.new_params(module), macs))
+        field = self.ledger.field(_first_tensor(output))
+        self.rows.append(TraceRow(name, type(module).__name__, _shape(output), self.new_params(module), macs,
+                                  self.leaf_window, field, self.leaf_saved))
 
     # Functional steps between leaves ------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self.leaves_running or not self.running:  # inside Conv2d & co, or outside the model
+        if not self.running or threading.get_ident() != self.thread:  # outside the model
             return func(*args, **kwargs)
+        function = getattr(func, "__name__", str(func))
+        if self.leaves_running:  # inside Conv2d & co: only the calculator looks
+            out = func(*args, **kwargs)
+            window, saved = self.ledger.step(function, args, kwargs, out)
+            self.leaf_window, self.leaf_saved = self.leaf_window or window, self.leaf_saved + saved
+            return out
         first_input = _first_tensor((args, kwargs))
-        name = getattr(func, "__name__", str(func))
-        name = _FUNCTION_NAMES.get(name, name)
+        name = _FUNCTION_NAMES.get(function, function)
         self.function_running = (name, tuple(first_input.shape) if first_input is not None else ())
         flops_before = self.flop_counter.get_total_flops()
         out = func(*args, **kwargs)
         self.function_running = None
         macs = (self.flop_counter.get_total_flops() - flops_before) // 2
+        window, saved = self.ledger.step(function, args, kwargs, out)
         if isinstance(out, torch.Tensor) and first_input is not None and (
-            out.shape != first_input.shape or macs
+            out.shape != first_input.shape or macs or saved
         ):
             caller = self.running[-1][0]
-            self.rows.append(TraceRow(self.names.get(caller, ROOT_NAME), f"{name}()", tuple(out.shape), 0, macs))
+            self.rows.append(TraceRow(self.names.get(caller, ROOT_NAME), f"{name}()", tuple(out.shape), 0, macs,
+                                      window, self.ledger.field(out), saved))
         return out
 
 
@@ -189,7 +245,7 @@ def trace(model: nn.Module, input_size, device="cpu") -> TraceResult:
     input_size = _check_input_size(input_size)
     x = _make_input(model, input_size, device)
     flop_counter = FlopCounterMode(display=False)
-    recorder = _Recorder(model, flop_counter)
+    recorder = _Recorder(model, flop_counter, Ledger(x))
     handles = []
     try:
         for module in model.modules():
@@ -209,6 +265,8 @@ def trace(model: nn.Module, input_size, device="cpu") -> TraceResult:
         input_size=input_size,
         total_params=sum(p.numel() for p in model.parameters()),
         total_macs=flop_counter.get_total_flops() // 2,
+        param_bytes=sum(p.numel() * p.element_size() for p in model.parameters()),
+        saved_bytes=recorder.ledger.total,
     )
 
 
@@ -329,8 +387,10 @@ def reduction_arithmetic(
     C_out to the direct path and R + C_out to the reduced one, a rounding error here.
 
     The classic example: 28×28×192 -> 5×5 conv -> 32 channels costs 153,600 weights and
-    120.4M multiplications; reducing to 16 channels first costs 3,072 + 12,800 = 15,872 weights
-    and 2.4M + 10.0M = 12.4M multiplications, about 10× less.
+    120.4M multiplications. The Inception post (seed 002) reduces to 32 channels first:
+    6,144 + 25,600 = 31,744 weights and 4.8M + 20.1M = 24.9M multiplications, 4.8× less; the
+    GoogLeNet lecture's version reduces to 16: 3,072 + 12,800 = 15,872 weights and 12.4M
+    multiplications, 9.7× less.
     """
     for name, value in [
         ("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size),

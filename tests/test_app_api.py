@@ -3,6 +3,8 @@ and the tests call them. A rename here breaks someone's notebook: change it on p
 import app
 
 ENDPOINTS = {
+    "/activations": ['model', 'image', 'layer', 'scale'],
+    "/calculator": ['model_name', 'input_channels', 'input_height', 'input_width', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes', 'batch_size', 'optimizer', 'dataset'],
     "/cam": ['model', 'image', 'top_k', 'colormap', 'opacity', 'box_mode', 'threshold'],
     "/cam_models": ['model'],
     "/cam_random_example": ['model', 'top_k', 'colormap', 'opacity', 'box_mode', 'threshold'],
@@ -14,6 +16,10 @@ ENDPOINTS = {
     "/gan_stop": [],
     "/gan_train": ['model', 'dataset', 'image_size', 'width', 'steps', 'lr', 'clip', 'n_critic', 'seed', 'sample_every'],
     "/gan_upload": ['file'],
+    "/inside_models": ['model'],
+    "/inside_random_image": ['model', 'layer', 'scale'],
+    "/inside_select_model": ['model', 'scale'],
+    "/inside_upload_checkpoint": ['checkpoint', 'scale'],
     "/interpolate": ['generator', 'start_seed', 'start_sample', 'end_seed', 'end_sample', 'grid_side', 'mode', 'num_frames'],
     "/localisation": ['model', 'box_mode', 'threshold'],
     "/redraw_1": ['selected_runs', 'smoothing'],
@@ -21,7 +27,9 @@ ENDPOINTS = {
     "/resume": ['run_name', 'smoothing'],
     "/select_model": ['model_name'],
     "/stop": [],
+    "/top_images": ['model', 'layer', 'channel'],
     "/trace": ['model_name', 'input_channels', 'input_height', 'input_width', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes'],
+    "/trace_export": ['model_name', 'input_channels', 'input_height', 'input_width', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes', 'batch_size'],
     "/train": ['model_name', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes', 'dataset', 'image_size', 'epochs', 'batch_size', 'optimizer', 'lr', 'momentum', 'weight_decay', 'schedule', 'augment', 'label_smoothing', 'seed', 'train_subset', 'val_fraction', 'smoothing', 'folder_zip', 'cam_timeline', 'probe_index'],
 }  # fmt: skip
 

@@ -159,3 +159,112 @@ def test_natural_input_follows_the_family():
         assert natural_input("resnet50_imagenet") == (3, 224, 224)
     if "inception_mnist" in list_models():
         assert natural_input("inception_mnist") == (1, 28, 28)
+
+
+# --------------------------------------------------------------------------------------------
+# The trace as a calculator: /calculator and /trace_export
+# --------------------------------------------------------------------------------------------
+
+
+def nbsp(text: str) -> str:
+    """Sizes in the memory table keep number and unit together (a no-break space)."""
+    return text.replace(" ", "\u00a0")
+
+
+def core_trace(model_name: str, input_size=(3, 32, 32), **knobs):
+    import torch
+
+    from cnnzoo import create_model, trace
+
+    with torch.device("meta"):
+        return trace(create_model(model_name, **knobs), input_size, device="meta")
+
+
+def test_calculator_resnet20(client):
+    from cnnzoo.trace_calc import format_bytes, training_memory
+
+    memory, table = client.predict(model_name="resnet20", batch_size=128, optimizer="adam", dataset="cifar10",
+                                   api_name="/calculator")  # fmt: skip
+    assert table["headers"] == ["#", "layer", "k / s / p", "output size", "RF", "jump", "kept, batch 128"]
+    rows = {row[1]: row for row in table["data"]}
+    assert len(table["data"]) == 61  # the rows of the layer table, by the same #
+    assert rows["conv1"][2:] == ["3 / 1 / 1", "⌊(32 + 2·1 − 3)/1⌋ + 1 = 32", "3", "1", "1.6 MB"]  # 128 × 3·32·32·4 B
+    assert rows["layer2.0.conv1"][2:4] == ["3 / 2 / 1", "⌊(32 + 2·1 − 3)/2⌋ + 1 = 16"]
+    assert rows["layer3.2.conv2"][4:6] == ["81", "4"]  # 1 + 19 convs · 2 · jump (1, 2 or 4)
+    assert rows["head.fc"][4:6] == ["whole input", "–"]
+    expected = training_memory(core_trace("resnet20"), 128, "adam")
+    assert f"**{nbsp(format_bytes(expected.total))}**" in memory and "optimizer state, 2 × the weights" in memory
+    assert "backward, 128 × 1.5 MB" in memory and "81 × 81 input pixels" in memory
+    assert re.search(r"≈ [\dms. ]+ per epoch\*\* of cifar10", memory)
+    assert "3 × 50,000 training + 10,000 test images" in memory
+
+
+def test_calculator_follows_the_settings(client):
+    from cnnzoo.trace_calc import format_bytes
+
+    small, _ = client.predict(model_name="resnet20", batch_size=1, optimizer="sgd", api_name="/calculator")
+    large, _ = client.predict(model_name="resnet20", batch_size=256, optimizer="sgd", api_name="/calculator")
+    assert "optimizer state, 0 × the weights | 0\u00a0B" in small
+    assert "| activations kept for backward, 1 × 1.5 MB | 1.5\u00a0MB |" in small
+    saved = core_trace("resnet20").saved_bytes  # per image
+    assert f"| activations kept for backward, 256 × 1.5 MB | {nbsp(format_bytes(256 * saved))} |" in large
+    digits, _ = client.predict(model_name="resnet20", dataset="digits", api_name="/calculator")
+    assert "3 × 1,437 training + 360 test images" in digits
+
+    _, imagenet = client.predict(model_name="resnet18_imagenet", input_height=224, input_width=224, num_classes=1000,
+                                 api_name="/calculator")  # fmt: skip
+    rows = {row[1]: row for row in imagenet["data"]}
+    assert rows["conv1"][2:5] == ["7 / 2 / 3", "⌊(224 + 2·3 − 7)/2⌋ + 1 = 112", "7"]
+    assert rows["layer4.1.conv2"][4:6] == ["435", "32"]  # ResNet-18's often-quoted receptive field
+
+
+@pytest.mark.parametrize("bad, message", [
+    # gradio checks the number's minimum and the dropdowns' choices before the handler runs
+    ({"batch_size": 0}, "Value 0 is less than minimum value 1"),
+    ({"batch_size": None}, "batch size is empty"),
+    ({"optimizer": "lion"}, r"lion is not in the list of choices: \['sgd\+momentum', 'sgd', 'adam'"),
+    ({"dataset": "folder"}, "folder is not in the list of choices"),  # its size is unknown until uploaded
+    ({"dataset": "imagenet"}, r"imagenet is not in the list of choices: \['digits', 'shapes'"),
+    ({"model_name": "wide_resnet", "depth": 30}, "6n \\+ 4"),
+    ({"input_height": 2, "input_width": 2}, "too small"),
+])  # fmt: skip
+def test_calculator_bad_inputs_say_what_to_do(client, bad, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(**{"model_name": "simple_cnn", **bad}, api_name="/calculator")
+    memory, _ = client.predict(model_name="resnet20", api_name="/calculator")  # still serving
+    assert "81 × 81" in memory
+
+
+def test_export_writes_markdown_latex_and_csv(client):
+    import csv
+    from pathlib import Path
+
+    files = client.predict(model_name="resnet20", batch_size=64, api_name="/trace_export")
+    paths = {Path(f).suffix: Path(f) for f in files}
+    assert set(paths) == {".md", ".tex", ".csv"} and all(p.name.startswith("resnet20-3x32x32-layers") for p in paths.values())
+    markdown = paths[".md"].read_text(encoding="utf-8").splitlines()
+    assert markdown[0].startswith("| # | layer | type | output | params | MACs | kernel |") and len(markdown) == 2 + 61
+    latex = paths[".tex"].read_text(encoding="utf-8")
+    assert latex.startswith("\\begin{tabular}") and r"layer3.2.conv2 & Conv2d & 64$\times$8$\times$8" in latex
+    rows = list(csv.DictReader(paths[".csv"].open(encoding="utf-8")))
+    assert len(rows) == 61 and sum(int(r["params"]) for r in rows) == 269_722
+    assert int(rows[0]["kept for backward (bytes, batch 64)"]) == 64 * 3 * 32 * 32 * 4
+
+    with pytest.raises(AppError, match="Value 0 is less than minimum value 1"):
+        client.predict(model_name="resnet20", batch_size=0, api_name="/trace_export")
+    with pytest.raises(AppError, match="6n \\+ 4"):
+        client.predict(model_name="wide_resnet", depth=30, api_name="/trace_export")
+
+
+def test_train_tab_estimate_follows_its_form():
+    """The Train tab's estimate (ui.calculator.training_estimate), as its private event calls it."""
+    from ui.calculator import training_estimate
+
+    form = dict(model_name="resnet20", dataset="cifar10", image_size="native", epochs=2, train_subset=0,
+                depth=20, shortcut="A", pool="avg", num_classes=10)  # fmt: skip
+    full = training_estimate(**form)
+    assert "per epoch** · ≈" in full and "for 2 epochs of cifar10" in full and "40.6 M MACs per image" in full
+    assert "3 × 5,000 training" in training_estimate(**{**form, "train_subset": 5000})
+    assert "10.1 M MACs" in training_estimate(**{**form, "image_size": "16"})  # a quarter of the pixels
+    assert "No time estimate" in training_estimate(**{**form, "dataset": "folder"})
+    assert "6n + 4" in training_estimate(**{**form, "model_name": "wide_resnet", "depth": 20})

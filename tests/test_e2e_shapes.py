@@ -1,6 +1,8 @@
 """The Shapes tab in a real browser: what a student sees and clicks.
 
-Saves shapes.png into $CNNZOO_SCREENSHOT_DIR (docs/screenshots for the README) or tmp_path.
+Saves shapes.png into $CNNZOO_SCREENSHOT_DIR (docs/screenshots for the README) or tmp_path, and
+the calculator section at 1280×800, 1024×768 and 390×844 (shapes-calculator-*.png), and the Train
+tab's time estimate (train-estimate.png).
 """
 from __future__ import annotations
 
@@ -68,9 +70,52 @@ def test_shapes_tab_follows_model_and_knobs(page, screenshot_dir):
 def test_reduction_calculator_updates(page):
     result = page.get_by_text("with the 1×1 reduction")
     result.wait_for(timeout=TIMEOUT_MS)
-    assert page.get_by_text("15,872").is_visible()
+    # The Inception post's own example (issue 15): 192·32 + 25·32·32 = 6,144 + 25,600
+    assert page.get_by_text("31,744", exact=True).is_visible()
     reduce_to = page.get_by_label("1×1 reduces to")
-    reduce_to.fill("32")
+    reduce_to.fill("16")
     reduce_to.press("Tab")
-    # 192·32 + 25·32·32 = 6,144 + 25,600
-    page.get_by_text("31,744").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("15,872", exact=True).wait_for(timeout=TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1024, 768), (390, 844)])
+def test_calculator_shows_memory_time_and_exports(open_page, app_url, screenshot_dir, width, height):
+    """The calculator section at a laptop's, a projector's and a phone's size; screenshots of the
+    whole page and of the section (shapes-calculator-<width>x<height>*.png)."""
+    page = open_page(app_url, width, height)
+    memory = page.locator("#shapes-memory")
+    memory.get_by_text("81 × 81 input pixels").wait_for(timeout=TIMEOUT_MS)  # resnet20, traced on load
+    memory.get_by_text("per epoch").wait_for(timeout=TIMEOUT_MS)
+    calculator = page.locator("#shapes-calculator")
+    # (The Dataframe keeps a hidden copy of its cells to size the columns: look at visible ones.)
+    calculator.get_by_text("⌊(32 + 2·1 − 3)/1⌋ + 1 = 32").filter(visible=True).first.wait_for(timeout=TIMEOUT_MS)
+    assert calculator.get_by_text("3 / 1 / 1").filter(visible=True).count() >= 3
+
+    # The batch size changes the activations, not the weights.
+    field = page.locator("#shapes-batch input")
+    field.fill("1")
+    field.press("Enter")
+    memory.get_by_text("backward, 1 × 1.5 MB").wait_for(timeout=TIMEOUT_MS)
+    name = f"shapes-calculator-{width}x{height}"
+    page.screenshot(path=str(screenshot_dir / f"{name}-page.png"), full_page=True)
+    page.locator("#shapes-calculator-section").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"))
+
+    page.get_by_role("button", name="Export both tables").click()
+    files = page.locator("#shapes-files")
+    files.get_by_text(".csv").wait_for(timeout=TIMEOUT_MS)  # the list shows a name's stem and suffix apart
+    assert files.get_by_text("resnet20-3x32x32-layers").count() == 3 and files.get_by_text(".tex").is_visible()
+    page.screenshot(path=str(screenshot_dir / f"{name}-exported.png"))
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+
+
+def test_train_tab_shows_the_estimate_before_training(page, screenshot_dir):
+    page.get_by_role("tab", name="Train").click()
+    estimate = page.locator("#train-estimate")
+    estimate.get_by_text("per epoch").wait_for(timeout=TIMEOUT_MS)
+    assert "An estimate" in estimate.inner_text()
+    page.get_by_label("dataset", exact=True).click()
+    page.get_by_role("option", name="shapes", exact=True).click()
+    estimate.get_by_text("of shapes on this machine").wait_for(timeout=TIMEOUT_MS)
+    estimate.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "train-estimate.png"))

@@ -1,6 +1,9 @@
 """The web UI: one module per tab, composed by app.py, and what the tabs share.
 
-    shapes_tab.py  train_tab.py  cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py (+ gan_generate.py)
+    shapes_tab.py (+ calculator.py)  train_tab.py  inside_tab.py (+ inside_view.py)
+    cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py (+ gan_generate.py)
+    calculator.py  the trace as a calculator (meta-device traces, the time-per-epoch estimate),
+                   shared by the Shapes and Train tabs
     common.py      errors, number fields, concurrency settings, outputs by name, the LinePlot
                    reset, the layout of a tab, the model-knob controls, how a server starts
     sessions.py    what one browser owns (runs, uploads, its training job and Stop), kept across

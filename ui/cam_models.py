@@ -7,6 +7,7 @@ names, the dataset it knows, its default box threshold, its test accuracy).
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +17,12 @@ import torch.nn as nn
 from cnnzoo.cache import KeyedCache
 from cnnzoo.cam import PAPER_THRESHOLD, cam_method
 from cnnzoo.checkpoints import load_checkpoint
-from cnnzoo.data import dataset_info
+from cnnzoo.data import dataset_info, load_dataset
 from cnnzoo.models.resnet import (
     IMAGENET_LAYOUTS, imagenet_class_names, imagenet_normalisation, imagenet_weights_path, load_imagenet_weights,
 )  # fmt: skip
 from cnnzoo.registry import create_model, model_info
+from cnnzoo.viz import save_png
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session
 
@@ -29,6 +31,7 @@ DEFAULT_CHECKPOINT = "simple-shapes-cam.safetensors"
 # near the best. Pictures the size the paper used (ImageNet, 224 px) keep the paper's 0.2.
 # A checkpoint can carry its own measured best as meta["cam_threshold"].
 SMALL_IMAGE_THRESHOLD = 0.5
+EXAMPLES_DIR = Path(tempfile.gettempdir()) / "cnnzoo-cam-examples"  # shared by all sessions, read-only
 MODEL_CACHE_BYTES = 800_000_000  # ImageNet ResNet-152 is 240 MB; the small nets are ~1 MB
 
 
@@ -166,3 +169,23 @@ def model_text(cm: CamModel) -> str:
                "each channel is weighted by the mean gradient of the class score instead")
     return (f"**{cm.name}**{trained}{accuracy} · input {c}×{h}×{w} · last feature map {fh}×{fw} · {how}. "
             f"Classes: {classes}.")
+
+
+# Test images of the model's dataset (the CAM tab's examples, the Inside tab's pictures) ---------
+
+
+def test_set(cm: CamModel):
+    """The model's test split, or None where it cannot be had (offline, a user's folder)."""
+    if cm.dataset is None:
+        return None
+    try:
+        return load_dataset(cm.dataset, "test", image_size=cm.dataset_size, download=False)
+    except ValueError:  # a torchvision dataset that is not on disk: examples are optional
+        return None
+
+
+def example_file(ds, index: int) -> str:
+    """Test image `index` as a PNG at the model's input size (written once, shared by all pages)."""
+    side = ds.image_size[0]
+    path = EXAMPLES_DIR / f"{ds.name}-{side}" / f"{ds.name}-{side}-test-{index:05d}.png"
+    return str(path if path.exists() else save_png(ds.images[index].permute(1, 2, 0), path))

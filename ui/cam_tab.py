@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import random
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,14 +28,14 @@ from cnnzoo.cam import CURVE_THRESHOLDS, PAPER_THRESHOLD, localisation_accuracy
 from cnnzoo.data import load_dataset, load_image
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.cam_models import (
-    MODELS, SMALL_IMAGE_THRESHOLD, CamModel, imagenet_note, model_choices, model_identity,
-    model_text, resolve_model,
+    EXAMPLES_DIR, MODELS, SMALL_IMAGE_THRESHOLD, CamModel, example_file, imagenet_note, model_choices,
+    model_identity, model_text, resolve_model, test_set,
 )  # fmt: skip
 from ui.cam_view import (
     EMPTY_VIEW, IOU_MIN, MAX_TOP_K, compute_view, localisation_figure, localisation_summary, localisation_table,
     render_view,
 )  # fmt: skip
-from ui.common import LIGHT, Outputs, controls_and_view, serve, user_errors
+from ui.common import LIGHT, Outputs, controls_and_view, picture_input, serve, user_errors
 from ui.sessions import Session, detach_page, page_load, session_for
 
 # A CAM is a batch-1 forward pass (milliseconds): many at once, never queued behind training.
@@ -47,7 +46,6 @@ LOCALISATION_CONCURRENCY = dict(concurrency_id="localisation", concurrency_limit
 COLORMAPS = ["jet", "inferno", "viridis", "turbo", "magma"]
 EXAMPLES_PER_MODEL = 10
 LOCALISATION_IMAGES: int | None = None  # None: the whole shapes test set (2,000 images)
-EXAMPLES_DIR = Path(tempfile.gettempdir()) / "cnnzoo-cam-examples"  # shared by all sessions, read-only
 
 # What the events update, by name (ui.common.Outputs).
 VIEW = ("overlays", "summary", "probabilities", "download", "view")
@@ -59,23 +57,6 @@ MODEL_OUTPUTS = Outputs("model_info", "examples", "example_indices", "threshold"
 # ---------------------------------------------------------------------------------------------
 # Test images of the model's dataset (examples, with true boxes for shapes)
 # ---------------------------------------------------------------------------------------------
-
-
-def test_set(cm: CamModel):
-    """The model's test split, or None where it cannot be had (offline, a user's folder)."""
-    if cm.dataset is None:
-        return None
-    try:
-        return load_dataset(cm.dataset, "test", image_size=cm.dataset_size, download=False)
-    except ValueError:  # a torchvision dataset that is not on disk: examples are optional
-        return None
-
-
-def example_file(ds, index: int) -> str:
-    """Test image `index` as a PNG at the model's input size (written once, shared by all pages)."""
-    side = ds.image_size[0]
-    path = EXAMPLES_DIR / f"{ds.name}-{side}" / f"{ds.name}-{side}-test-{index:05d}.png"
-    return str(path if path.exists() else save_png(ds.images[index].permute(1, 2, 0), path))
 
 
 def example_gallery(cm: CamModel) -> tuple[list[tuple[str, str]], list[int]]:
@@ -296,30 +277,6 @@ def card_text(model: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def picture_input(**options) -> gr.Image:
-    """A gr.Image whose unreadable uploads get a clear message.
-
-    Gradio opens an uploaded picture with PIL before any handler runs; a file that is not a
-    picture would fail there with a bare "Error". The decoding itself is data.load_image's.
-    The wrapper is set on the instance: gradio writes a .pyi file beside the source of every
-    Component subclass when the class is defined, so a subclass would write into ui/.
-    """
-    image = gr.Image(**options)
-    gradio_preprocess = image.preprocess
-
-    def preprocess(payload):
-        try:
-            return gradio_preprocess(payload)
-        except gr.Error:
-            raise
-        except Exception as error:  # PIL raises OSError, SyntaxError, DecompressionBombError ...
-            raise gr.Error(html.escape(f"That file is not a picture this app can read ({type(error).__name__}); "
-                                       f"use a PNG, JPEG, GIF, BMP, TIFF or WebP file."), print_exception=False) from error
-
-    image.preprocess = preprocess
-    return image
-
-
 INTRO = """
 **Class activation maps** (Zhou et al. 2016): a network that ends in global average pooling and
 one linear layer scores class c as the *average* of the map
@@ -332,11 +289,15 @@ GAP_VS_GMP = f"""
 The paper's measure: a test image counts as **localised** when the class is right *and* the box
 of its map has IoU ≥ {IOU_MIN} with the true box. **GAP vs GMP:** with global *average* pooling every
 location that looks like the class adds to the score, so the network learns to light up the
-whole object; with global *max* pooling only the strongest location counts, so the maps mark one
-spot and boxes come out too small. The paper found GAP localises better; measure it here on a
-GAP and a GMP model (train `simple_cnn` on *shapes* with pooling *max* in the Train tab).
-The paper's 20% threshold was chosen for 14×14 maps of 224-pixel images; 32-pixel images with
-8×8 maps may want another one: the curve shows which.
+whole object; with global *max* pooling only the strongest location counts, so the maps mark the
+most telling spot. The paper found GAP localises better; measure it here on a GAP and a GMP
+model (train `simple_cnn` on *shapes* with pooling *max* in the Train tab). On the shipped
+shapes nets GAP wins at its own best threshold, but at the paper's 20% its maps spread past the
+object and boxes come out too *large* (checkpoints/simple-shapes-cam.md).
+The threshold keeps the map above min + t·(max − min), as the authors' released code does
+after it min-max normalises the map (the paper says "20% of the max value"). The paper used
+20% for all its nets, whatever their map size (13×13 to 14×14 on 224-pixel images); that a
+smaller 8×8 map wants a higher one is this project's finding: the curve shows which.
 """
 
 

@@ -24,6 +24,9 @@ LAUNCH_OPTIONS = dict(
     css="""
     .cnnzoo-table table { font-size: 0.9rem; }
     .cnnzoo-totals p { font-size: 1.05rem; }
+    /* Galleries of small pictures (feature maps) write their captions into the pictures: gradio's
+       own caption would cover a third of a 72-pixel tile (API clients still get it) */
+    .cnnzoo-tiles .caption-label { display: none; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     max_file_size="20mb",  # for the tabs that take uploads
@@ -124,8 +127,9 @@ def knob_controls() -> dict[str, gr.components.Component]:
         "reduction": gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="compression θ (transition layers)", **hidden),
         "bottleneck": gr.Checkbox(True, label="bottleneck (1×1 conv to 4k channels first)", **hidden),
         "dropout": gr.Slider(0.0, 0.9, value=0.0, step=0.05, label="dropout (training only: shapes stay)", **hidden),
-        "shortcut": gr.Radio(["A", "B"], value="A", label="shortcut", **hidden,
-                             info="A: identity, zero-padded channels · B: 1×1 projection"),
+        "shortcut": gr.Radio(["A", "B", "C"], value="A", label="shortcut", **hidden,
+                             info="A: identity, zero-padded channels · B: 1×1 projection where the shape "
+                                  "changes · C: projection on every shortcut"),
         "pool": gr.Radio(["avg", "max"], value="avg", label="global pooling (GAP / GMP)", **hidden),
         "width": gr.Number(32, label="base width", precision=0, minimum=1, maximum=512, **hidden),
         "downsample": gr.Radio([0, 1, 2], value=2, label="2×2 max-pools", **hidden),
@@ -213,3 +217,27 @@ def controls_and_view(controls, view, *, min_width: int = 280, view_scale: int =
         with gr.Column(scale=view_scale):
             components.update(view())
     return components
+
+
+def picture_input(**options) -> gr.Image:
+    """A gr.Image whose unreadable uploads get a clear message.
+
+    Gradio opens an uploaded picture with PIL before any handler runs; a file that is not a
+    picture would fail there with a bare "Error". The decoding itself is data.load_image's.
+    The wrapper is set on the instance: gradio writes a .pyi file beside the source of every
+    Component subclass when the class is defined, so a subclass would write into ui/.
+    """
+    image = gr.Image(**options)
+    gradio_preprocess = image.preprocess
+
+    def preprocess(payload):
+        try:
+            return gradio_preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as error:  # PIL raises OSError, SyntaxError, DecompressionBombError ...
+            raise gr.Error(html.escape(f"That file is not a picture this app can read ({type(error).__name__}); "
+                                       f"use a PNG, JPEG, GIF, BMP, TIFF or WebP file."), print_exception=False) from error
+
+    image.preprocess = preprocess
+    return image

@@ -1,30 +1,42 @@
-"""The Shapes tab: pick a network and an input, see every layer's shape, parameters and MACs.
+"""The Shapes tab: pick a network and an input, see every layer's shape, parameters and MACs;
+below, the trace as a calculator: each layer's window, output-size formula, receptive field and
+memory kept for backward, the memory and time of training, and the table for download.
 
 Run alone with `python -m ui.shapes_tab`; app.py renders `build_demo()` as its first tab.
 
-Handlers are thin adapters over cnnzoo.trace. Models are built per request on PyTorch's
-"meta" device: tensors with a shape and no memory, so tracing even WRN-1000-20 (6.4 B
-parameters) costs no RAM and no weight initialisation, and every request stays light.
+Handlers are thin adapters over cnnzoo.trace and cnnzoo.trace_calc. Models are built per request
+on PyTorch's "meta" device: tensors with a shape and no memory, so tracing even WRN-1000-20
+(6.4 B parameters) costs no RAM and no weight initialisation, and every request stays light.
 """
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from cnnzoo import create_model, list_models, model_info, model_knobs
-from cnnzoo.trace import TraceResult, reduction_arithmetic, trace
+from cnnzoo import list_models, model_info, model_knobs
+from cnnzoo.data import dataset_names
+from cnnzoo.files import atomic_write
+from cnnzoo.trace import TraceResult, reduction_arithmetic
+from cnnzoo.trace_calc import (
+    OPTIMIZER_STATE, TrainingMemory, epoch_estimate, field_text, format_bytes, pair_text, to_csv, to_latex,
+    to_markdown, training_memory,
+)  # fmt: skip
+from ui.calculator import TRACE_CONCURRENCY, estimate_text, form_triggers, meta_trace
 from ui.common import (
     KNOBS, LIGHT, chosen_knobs, controls_and_view, form_number, human, knob_controls, knob_updates, natural_input,
     serve, user_errors,
 )  # fmt: skip
+from ui.sessions import session_for
 
-# Every trace event shares one pool of workers. The work is Python-bound (GIL), so more
-# threads would not finish sooner; four let a quick request overlap a slow one (a 1,000-layer
-# net takes seconds) instead of queueing behind it, while the queue stays bounded.
-TRACE_CONCURRENCY = dict(concurrency_id="trace", concurrency_limit=4)
+# The calculator's optimizers: (label, cnnzoo.trace_calc.OPTIMIZER_STATE key).
+OPTIMIZERS = [("SGD with momentum", "sgd+momentum"), ("SGD", "sgd"), ("Adam", "adam"), ("RMSprop", "rmsprop"),
+              ("RMSprop with momentum", "rmsprop+momentum")]  # fmt: skip
+assert {value for _, value in OPTIMIZERS} == set(OPTIMIZER_STATE)
+TIMED_DATASETS = [name for name in dataset_names() if name != "folder"]  # those whose size is known
 
 
 def default_model() -> str:
@@ -44,11 +56,8 @@ def trace_model(**form):
 
     Returns the per-layer table, the totals (Markdown) and the feature-map-size figure.
     """
-    with user_errors():  # an unknown name, from the API
-        model_name = form["model_name"]
-        knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
-        input_size = tuple(form_number(form, f"input_{side}", int) for side in ("channels", "height", "width"))
-    return _trace_view(model_name, knobs, input_size)
+    model_name, result = _form_trace(form)
+    return _views(model_name, result)
 
 
 def select_model(model_name: str):
@@ -61,17 +70,49 @@ def select_model(model_name: str):
     updates = knob_updates(model_name, values=shown)
     input_size = natural_input(model_name)
     knobs = {name: value for name, value in {**model_knobs(model_name), **shown}.items() if name in KNOBS}
-    return *updates, *input_size, *_trace_view(model_name, knobs, input_size)
-
-
-def _trace_view(model_name: str, knobs: dict, input_size: tuple):
     with user_errors():
-        if "in_channels" in model_knobs(model_name):
-            knobs = {**knobs, "in_channels": input_size[0]}
-        with torch.device("meta"):  # shapes only: no memory, no weight initialisation
-            model = create_model(model_name, **knobs)
-        result = trace(model, input_size, device="meta")
+        result = meta_trace(model_name, knobs, input_size)
+    return *updates, *input_size, *_views(model_name, result)
+
+
+def _views(model_name: str, result: TraceResult):
     return layer_table(result), totals_text(model_name, result), shape_figure(model_name, result)
+
+
+def _form_trace(form: dict) -> tuple[str, TraceResult]:
+    """The network and trace the form describes (the fields of trace_model); gr.Error if impossible."""
+    with user_errors():  # an unknown name, from the API
+        model_name = form["model_name"]
+        knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
+        input_size = tuple(form_number(form, f"input_{side}", int) for side in ("channels", "height", "width"))
+        return model_name, meta_trace(model_name, knobs, input_size)
+
+
+def calculate(**form):
+    """The trace as a calculator, for trace_model's fields plus batch_size, optimizer (sgd+momentum,
+    sgd, adam, rmsprop, rmsprop+momentum) and dataset (for the time per epoch).
+
+    Returns the training memory and time (Markdown) and the per-layer calculator table: window
+    (kernel / stride / padding), output-size formula, receptive field, jump, memory kept for backward.
+    """
+    model_name, result = _form_trace(form)
+    with user_errors():
+        batch_size = form_number(form, "batch_size", int)
+        memory = training_memory(result, batch_size, form.get("optimizer") or "sgd+momentum")
+        estimate = epoch_estimate(result, form.get("dataset") or "cifar10")
+    return memory_text(result, memory) + "\n\n" + estimate_text(estimate), calculator_table(result, batch_size)
+
+
+def export_table(request: gr.Request = None, **form) -> list[str]:
+    """Both tables of the Shapes tab in one, for trace_model's fields plus batch_size: three files,
+    Markdown (.md), LaTeX (.tex, a booktabs tabular) and CSV (.csv), in this session's folder."""
+    model_name, result = _form_trace(form)
+    with user_errors():
+        batch_size = form_number(form, "batch_size", int)  # at least 1: gradio checks the minimum
+    folder = session_for(request).subfolder("shapes")
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model_name) + "-" + "x".join(map(str, result.input_size))
+    return [str(atomic_write(folder / f"{stem}-layers{suffix}", write(result, batch_size), durable=False))
+            for suffix, write in ((".md", to_markdown), (".tex", to_latex), (".csv", to_csv))]
 
 
 def reduction_calculator(in_channels, out_channels, kernel_size, reduce_channels, height, width) -> str:
@@ -120,6 +161,58 @@ def layer_table(result: TraceResult):
         }
     )
     return table.style.format({"params": "{:,}", "MACs": "{:,}"}).hide(axis="index")
+
+
+def calculator_table(result: TraceResult, batch_size: int):
+    """The calculator's columns, one row per layer (the # of the layer table)."""
+    def window(row) -> str:
+        if row.window is None:
+            return ""
+        text = " / ".join(pair_text(v) for v in (row.kernel, row.stride, row.padding))
+        return text + (f" · d {pair_text(row.dilation)}" if row.dilation != (1, 1) else "")
+
+    fields = [field_text(row) for row in result.rows]
+    return pd.DataFrame({
+        "#": range(1, len(result.rows) + 1),
+        "layer": [row.name for row in result.rows],
+        "k / s / p": [window(row) for row in result.rows],
+        "output size": [row.window.formula() if row.window else "" for row in result.rows],
+        "RF": [field for field, _ in fields],
+        "jump": [jump for _, jump in fields],
+        f"kept, batch {batch_size}": [format_bytes(row.saved_bytes * batch_size) if row.saved_bytes else ""
+                                      for row in result.rows],
+    })  # fmt: skip
+
+
+def memory_text(result: TraceResult, memory: TrainingMemory) -> str:
+    """The training memory as a small Markdown table, and the last feature map's receptive field."""
+    label = dict((value, label) for label, value in OPTIMIZERS)[memory.optimizer]
+    copies = OPTIMIZER_STATE[memory.optimizer]
+    return last_field_text(result) + f"""**Training memory** at batch {memory.batch_size}, {label}, fp32:
+
+| one training step holds | |
+|---|---:|
+| weights | {_unbroken(memory.weights)} |
+| gradients, one per weight | {_unbroken(memory.gradients)} |
+| optimizer state, {copies} × the weights | {_unbroken(memory.optimizer_state)} |
+| activations kept for backward, {memory.batch_size} × {format_bytes(result.saved_bytes)} | {_unbroken(memory.activations)} |
+| **total** | **{_unbroken(memory.total)}** |"""
+
+
+def last_field_text(result: TraceResult) -> str:
+    """What one position of the last feature map sees, as a sentence (or nothing, if unknown)."""
+    maps = [row for row in result.rows if len(row.output_shape) == 4 and row.field]
+    if not maps or maps[-1].jump == (0, 0):
+        return ""
+    (height, width), (jump_h, jump_w) = maps[-1].receptive_field, maps[-1].jump
+    apart = f"{jump_h}" if jump_h == jump_w else f"{jump_h} × {jump_w}"
+    return (f"The last feature map's positions each see **{height} × {width} input pixels** (receptive field, "
+            f"unclipped), {apart} pixels apart, on a {result.input_size[1]} × {result.input_size[2]} input.\n\n")
+
+
+def _unbroken(count: int) -> str:
+    """'1.1 MB' with a no-break space: on a phone the number and its unit stay on one line."""
+    return format_bytes(count).replace(" ", "\u00a0")
 
 
 def totals_text(model_name: str, result: TraceResult) -> str:
@@ -194,6 +287,40 @@ def view_components() -> dict:
             "plot": gr.Plot(label="feature map size through the network", show_label=False, format="png")}
 
 
+CALCULATOR_INTRO = """Each convolution and pooling slides a window (kernel **k**, stride **s**, padding **p**)
+and outputs ⌊(H + 2p − k)/s⌋ + 1 positions. The **receptive field** (RF) is how many input pixels one
+output position sees (unclipped, as papers quote it), the **jump** how far apart neighbouring
+positions are, in input pixels. In training, autograd **keeps** some activations for the backward
+pass (a convolution its input, batch norm its input, ReLU its output): each tensor is counted once,
+at the layer that keeps it first."""
+
+
+def calculator_components() -> dict:
+    """The calculator section: its settings, the memory and time, its table, the downloads."""
+    c = {}
+    with gr.Accordion("The trace as a calculator: windows, receptive fields, memory and time", open=True,
+                      elem_id="shapes-calculator-section"):
+        gr.Markdown(CALCULATOR_INTRO)
+        with gr.Row():
+            # min_width: one control a line on a phone, all three on one line from a tablet up
+            c["batch_size"] = gr.Number(128, label="batch size", precision=0, minimum=1, maximum=65_536, min_width=140,
+                                        elem_id="shapes-batch")
+            c["optimizer"] = gr.Dropdown(OPTIMIZERS, value="sgd+momentum", label="optimizer", min_width=220,
+                                         elem_id="shapes-optimizer")
+            c["dataset"] = gr.Dropdown(TIMED_DATASETS, value="cifar10", label="dataset (for the time per epoch)",
+                                       min_width=220, elem_id="shapes-dataset")
+        c["memory"] = gr.Markdown(elem_id="shapes-memory")
+        c["calculator"] = gr.Dataframe(
+            label="per layer", interactive=False, max_height=560, elem_id="shapes-calculator",
+            elem_classes="cnnzoo-table", show_search="search", buttons=["copy", "fullscreen"],
+            pinned_columns=2,  # # and layer stay in view while a phone scrolls to the right
+        )  # fmt: skip
+        c["export"] = gr.Button("Export both tables (Markdown, LaTeX, CSV)", size="md")
+        c["files"] = gr.File(label="the tables", file_count="multiple", interactive=False, elem_id="shapes-files",
+                             visible=False)  # shown by the first export
+    return c
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · shapes") as demo:
         gr.Markdown(INTRO)
@@ -205,18 +332,21 @@ def build_demo() -> gr.Blocks:
             label="layers", interactive=False, max_height=560, elem_id="shapes-table", elem_classes="cnnzoo-table",
             show_search="search", buttons=["copy", "fullscreen"],
         )  # fmt: skip
+        calc = calculator_components()
 
         with gr.Accordion("Why 1×1 convolutions? The Inception module's reduction arithmetic", open=True):
             gr.Markdown(
                 "GoogLeNet (Szegedy et al. 2014) puts a 1×1 convolution before its 3×3 and 5×5 "
-                "convolutions to cut the channels they read. The numbers (choose "
-                "`googlenet_small` above to see such modules in the table):"
+                "convolutions to cut the channels they read. The numbers open on the Inception "
+                "post's own example (192 → 32 before a 5×5 to 32: 31,744 weights, ≈4.8× fewer); "
+                "the often-quoted GoogLeNet-lecture version reduces to 16 (15,872, ≈9.7×). Choose "
+                "`googlenet_small` above to see such modules in the table:"
             )
             with gr.Row():
                 r_in = gr.Number(192, label="input channels", precision=0, min_width=90)
                 r_out = gr.Number(32, label="output channels", precision=0, min_width=90)
                 r_kernel = gr.Number(5, label="kernel k", precision=0, min_width=90)
-                r_reduce = gr.Number(16, label="1×1 reduces to", precision=0, min_width=90)
+                r_reduce = gr.Number(32, label="1×1 reduces to", precision=0, min_width=90)
                 r_height = gr.Number(28, label="height", precision=0, min_width=90)
                 r_width = gr.Number(28, label="width", precision=0, min_width=90)
             reduction_out = gr.Markdown(label="reduction arithmetic")
@@ -225,22 +355,18 @@ def build_demo() -> gr.Blocks:
         view = [table, totals, plot]
         # Choosing a model resets its knobs and input to defaults and traces it in one step, so
         # no trace runs with the previous model's knobs (WRN depth 20 would be an error).
-        gr.on(
+        selected = gr.on(
             [model.change, demo.load], select_model, inputs=model,
             outputs=[*knob_inputs, channels, height, width, *view],
             api_name="select_model", show_progress="minimal", **TRACE_CONCURRENCY,
         )  # fmt: skip
-        # Numbers trace on Enter or when focus leaves: .change fires on every keystroke, and
-        # typing 110 would trace depth 1 and 11 first and flash two errors. Programmatic
-        # updates (select_model) fire neither, so they do not trace twice.
-        number_inputs = [c for c in (*knob_inputs, channels, height, width) if isinstance(c, gr.Number)]
-        triggers = [event for c in number_inputs for event in (c.submit, c.blur)]
-        triggers += [c.input for c in knob_inputs if isinstance(c, (gr.Radio, gr.Checkbox))]
-        triggers += [c.release for c in knob_inputs if isinstance(c, gr.Slider)]
-        gr.on(
-            triggers, trace_model, inputs_kwargs=form, outputs=view,
+        # Numbers trace on Enter or when focus leaves (see form_triggers). Programmatic updates
+        # (select_model) fire none of these, so they do not trace twice.
+        traced = gr.on(
+            form_triggers([*knob_inputs, channels, height, width]), trace_model, inputs_kwargs=form, outputs=view,
             api_name="trace", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY,
         )  # fmt: skip
+        wire_calculator(calc, form, after=[selected, traced])
 
         reduction_inputs = [r_in, r_out, r_kernel, r_reduce, r_height, r_width]
         gr.on(
@@ -249,6 +375,21 @@ def build_demo() -> gr.Blocks:
             trigger_mode="always_last", show_progress="hidden", **LIGHT,  # microseconds of arithmetic
         )  # fmt: skip
     return demo
+
+
+def wire_calculator(calc: dict, form: dict, after: list) -> None:
+    """The calculator follows every trace (after it succeeded: a bad knob shows one error, not two)
+    and its own settings; the export button writes the files."""
+    inputs = {**form, **{name: calc[name] for name in ("batch_size", "optimizer", "dataset")}}
+    outputs = [calc["memory"], calc["calculator"]]
+    for event in after:
+        event.success(calculate, inputs_kwargs=inputs, outputs=outputs, api_visibility="private",
+                      show_progress="minimal", **TRACE_CONCURRENCY)
+    gr.on(form_triggers([calc["batch_size"], calc["optimizer"], calc["dataset"]]), calculate, inputs_kwargs=inputs,
+          outputs=outputs, api_name="calculator", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY)
+    calc["export"].click(export_table, inputs_kwargs={**form, "batch_size": calc["batch_size"]}, outputs=calc["files"],
+                         api_name="trace_export", **TRACE_CONCURRENCY).success(
+        lambda: gr.update(visible=True), None, calc["files"], api_visibility="private", **LIGHT)  # empty, it stays hidden
 
 
 demo = build_demo()

@@ -29,6 +29,7 @@ from cnnzoo.recipes import RECIPES
 from cnnzoo.registry import list_models
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
+from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
 from ui.common import (
     KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
     form_number, knob_controls, knob_updates, serve, user_errors,
@@ -404,6 +405,7 @@ def controls() -> dict[str, gr.components.Component]:
     with gr.Row():
         c["train_btn"] = gr.Button("Train", variant="primary")
         c["stop_btn"] = gr.Button("Stop", variant="stop")
+    c["estimate"] = gr.Markdown(elem_id="train-estimate")  # ui.calculator.training_estimate
     return c
 
 
@@ -415,8 +417,15 @@ def build_demo() -> gr.Blocks:
         knob_inputs = [c[name] for name in KNOBS]
         outputs = OUTPUTS.of(c)
         # The dataset decides the number of classes.
-        gr.on([c["model_name"].change, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
-              c["model_name"], knob_inputs, api_visibility="private", **LIGHT)
+        knobs_shown = gr.on([c["model_name"].change, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
+                            c["model_name"], knob_inputs, api_visibility="private", **LIGHT)
+        # The time an epoch would take, before Train is pressed: after the knobs follow the model, and
+        # whenever a setting it depends on changes.
+        estimated = {name: c[name] for name in ("model_name", *KNOBS, "dataset", "image_size", "epochs", "train_subset")}
+        quiet = dict(api_visibility="private", show_progress="hidden", **TRACE_CONCURRENCY)
+        knobs_shown.then(training_estimate, inputs_kwargs=estimated, outputs=c["estimate"], **quiet)
+        gr.on(form_triggers([estimated[name] for name in estimated if name != "model_name"]), training_estimate,
+              inputs_kwargs=estimated, outputs=c["estimate"], trigger_mode="always_last", **quiet)
         # A reload (or a Wi-Fi blip) finds this browser's runs, and a run in progress streams on.
         page_load(demo).then(rejoin, c["smoothing"], outputs, api_visibility="private", **LIGHT).then(
             resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
