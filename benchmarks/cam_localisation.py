@@ -2,9 +2,11 @@
 
 The paper's measure (Zhou et al. 2016, Table 2 / Section 3.1): an image counts when the class
 is right AND the box of the predicted class's map (upsampled to the image, thresholded at a
-fraction of the map's maximum, the largest connected region's box) has IoU >= 0.5 with the
-true box. The paper chose 20% for 14×14 maps of 224-pixel images; here we measure a range of
-thresholds for four small nets trained the same way on shapes (32×32):
+fraction t of the map — min + t·(max − min), as the authors' released code applies "20% of the
+max value" to the min-max normalised map — the largest connected region's box) has IoU >= 0.5
+with the true box. The paper used 20% for all its nets (13×13 and 14×14 maps of 224-pixel
+images); here we measure a range of thresholds for four small nets trained the same way on
+shapes (32×32):
 
     simple_cnn, width 32, 8 epochs, SGD lr 0.05 one-cycle, batch 64, seed 0
       avg_8   pool="avg", downsample=2 -> 8×8 final map      (GAP, as the paper)

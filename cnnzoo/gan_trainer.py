@@ -119,7 +119,7 @@ class GANConfig(RunConfig):
             (self.image_size in (32, 64), "image size must be 32 or 64 (the DCGAN nets double from 4×4)"),
             (positive_int(self.width) and self.width <= 1024, "width must be an integer from 1 to 1024; 20 trains on a CPU, 128 is the paper's"),
             (positive_int(self.latent_dim) and self.latent_dim <= 1024, "latent dimension must be an integer from 1 to 1024; 100 is the paper's"),
-            (positive_int(self.batch_size) and 2 <= self.batch_size <= 4096, "batch size must be an integer from 2 to 4096 (BatchNorm needs 2); 64 is the paper's"),
+            (positive_int(self.batch_size) and 2 <= self.batch_size <= 4096, "batch size must be an integer from 2 to 4096 (BatchNorm needs 2); DCGAN's paper used 128, WGAN's 64 (its m)"),
             (self.lr is None or (math.isfinite(self.lr) and 0 < self.lr <= 1), "learning rate must be in (0, 1]; 2e-4 (DCGAN) or 5e-5 (WGAN) are the papers'"),
             (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1); DCGAN uses 0.5 and 0.999"),
             (math.isfinite(self.clip) and 0 < self.clip <= 1, "clip must be in (0, 1]; 0.01 is the WGAN paper's"),

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from cnnzoo.boxes import mask_boxes
 from cnnzoo.cam.maps import upsample_cam
 
-PAPER_THRESHOLD = 0.2  # Zhou et al.: keep the region above 20% of the map's maximum
+# Zhou et al.: "the regions whose value is above 20% of the max value of the CAM"; applied, as their
+# released code does, to the min-max normalised map: min + 0.2 · (max − min) (threshold_masks).
+PAPER_THRESHOLD = 0.2
 BOX_MODES = ("largest", "all")
 
 

@@ -10,8 +10,9 @@ concatenates what it finds along the channel axis:
                                     concat: ch1x1 + ch5x5 + ch3x3 + pool_proj channels
 
 The 1×1 "reduce" convs are what make it affordable: a 5×5 conv from 192 to 32 channels costs
-5·5·192·32 = 153,600 weights; reducing to 16 channels first costs 192·16 + 5·5·16·32 = 15,872,
-ten times fewer (and as many fewer multiplies per pixel). Two stacked 3×3 convs see a 5×5 window
+5·5·192·32 = 153,600 weights; reducing to 32 channels first, the Inception post's example, costs
+192·32 + 5·5·32·32 = 31,744, 4.8× fewer (to 16, the GoogLeNet lecture's: 15,872, 9.7× fewer),
+and as many fewer multiplies per pixel. Two stacked 3×3 convs see a 5×5 window
 with fewer weights than one 5×5 (Inception v2's factorisation). Every branch keeps H and W
 (padding, stride 1) so the outputs can be concatenated.
 

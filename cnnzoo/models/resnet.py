@@ -263,7 +263,8 @@ def resnet56(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
 
 @register_model(family="resnet", paper=PAPER)
 def resnet110(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
-    """ResNet-110 for CIFAR (n=18, 1.7M parameters); the paper's 6.43% CIFAR-10 error."""
+    """ResNet-110 for CIFAR (n=18, 1.7M parameters); CIFAR-10 error 6.43% in the paper's best run,
+    6.61 ± 0.16% over its 5 runs (Table 6)."""
     return _cifar_resnet(110, True, shortcut, num_classes, in_channels, pool)
 
 

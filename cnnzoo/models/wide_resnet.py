@@ -1,8 +1,10 @@
 """Wide residual networks: Zagoruyko & Komodakis, "Wide Residual Networks" (BMVC 2016).
 
 WRN-d-k is a CIFAR ResNet made k times wider and much shallower: the paper finds that width,
-not extreme depth, buys accuracy, and that a wide net trains several times faster on a GPU
-than a thin one of similar accuracy (WRN-28-10 vs ResNet-1001).
+not extreme depth, buys accuracy, and that wide nets use a GPU far better. Two of its results
+(Table 4, sec. "computational efficiency"): WRN-40-4 reaches about the accuracy of the thin
+pre-activation ResNet-1001 and trains 8× faster; WRN-28-10 is 1.6× faster than ResNet-1001
+*and* more accurate (CIFAR-10 error 0.92 points lower, CIFAR-100 3.46 points lower).
 
     stem      3×3 conv, 16 channels                      (N, 16, 32, 32)
     stage 1   n blocks, 16·k channels, stride 1          (N, 16k, 32, 32)
