@@ -34,7 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from cnnzoo.files import atomic_write, json_ready
-from cnnzoo.registry import create_model, get_entry
+from cnnzoo.registry import create_model, get_entry, seeded_model
 
 FORMAT = "cnnzoo-checkpoint"
 FORMAT_VERSION = 1
@@ -254,6 +254,20 @@ def load_checkpoint(path: str | os.PathLike, device="cpu", kind: str | None = No
     except RuntimeError as error:  # only reached when the meta-device check could not run
         raise ValueError(f"the weights in {path.name} do not fit {meta['model']}: {error}") from error
     return model.to(device).eval(), meta
+
+
+def initial_model(meta: dict) -> nn.Module:
+    """The network a checkpoint's training started from, in eval mode: rebuilt with the seed and
+    knobs its metadata records (the trainer builds every model with registry.seeded_model), so
+    plain-vs-residual experiments can compare the weights before and after training. The global
+    random state is left as it was. ValueError when the checkpoint does not record its seed."""
+    seed = (meta.get("train_config") or {}).get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"this checkpoint of {meta.get('model', 'a model')} does not record the seed it was "
+                         f"trained with (meta['train_config']['seed']), so its initial weights cannot be "
+                         f"rebuilt: train it with cnnzoo's trainer, which records it.")
+    with torch.random.fork_rng(devices=[]):
+        return seeded_model(meta["model"], seed, **meta["knobs"]).eval()
 
 
 KIND_EXAMPLES = {

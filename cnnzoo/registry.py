@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 import torch.nn as nn
 
 KINDS = ("classifier", "generator", "discriminator")
@@ -152,3 +153,11 @@ def create_model(name: str, **kwargs) -> nn.Module:
             f"its knobs are: {', '.join(knobs) or 'none'}."
         )
     return entry.builder(**kwargs)
+
+
+def seeded_model(name: str, seed: int, **kwargs) -> nn.Module:
+    """create_model with torch's random numbers seeded first: the same seed, the same initial
+    weights. The trainer builds every model this way, so a checkpoint's recorded seed and knobs
+    rebuild the weights its training started from (cnnzoo.checkpoints.initial_model)."""
+    torch.manual_seed(seed)
+    return create_model(name, **kwargs)

@@ -37,7 +37,7 @@ from cnnzoo import data as datasets
 from cnnzoo.cam import CAMTimeline
 from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
 from cnnzoo.compute import MEMORY_FORMAT, autocast_for, pick_device, predict_logits, seeded_generator
-from cnnzoo.registry import create_model, get_entry, model_knobs
+from cnnzoo.registry import get_entry, model_knobs, seeded_model
 from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBase, open_run
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -274,8 +274,7 @@ class Trainer(TrainerBase):
         if self.resume_checkpoint is not None:
             model, _ = load_checkpoint(self.resume_checkpoint)
         else:
-            torch.manual_seed(self.config.seed)
-            model = create_model(self.config.model, **self.model_knobs())
+            model = seeded_model(self.config.model, self.config.seed, **self.model_knobs())
         return model.to(self.device, memory_format=MEMORY_FORMAT)
 
     def make_timeline(self) -> CAMTimeline | None:
