@@ -21,6 +21,11 @@ RECIPES: dict[str, dict] = {
         model="resnet20", dataset="digits", image_size=32, epochs=15, batch_size=64, lr=0.1,
         schedule="onecycle",
     ),
+    # The loss-landscape tab's plain partner of resnet20-digits: the same recipe, no shortcuts.
+    "plain20-digits": dict(
+        model="plain20", dataset="digits", image_size=32, epochs=15, batch_size=64, lr=0.1,
+        schedule="onecycle",
+    ),
     # He et al. 2016, CIFAR-10: SGD 0.1, m 0.9, wd 1e-4, batch 128, /10 at 32k and 48k of 64k iterations.
     "resnet20-cifar10": dict(
         model="resnet20", dataset="cifar10", epochs=182, batch_size=128, lr=0.1, momentum=0.9,

@@ -1,0 +1,162 @@
+"""The Experiments tab's loss landscape through a real server and gradio_client: the shipped pair on
+a tiny grid (its centre is the checkpoint's own loss on the same images), the files, uploads, every
+bad input getting a message that says what to do, and Stop keeping a partial grid.
+
+The server is the tab's own Blocks (ui.experiments_tab.build_demo), on the shipped checkpoints
+plain20-digits and resnet20-digits (ResNet-20 at 32×32: tens of ms per grid point).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+import torch.nn.functional as F
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import ui.experiments_tab
+from cnnzoo.checkpoints import CHECKPOINT_DIR, load_checkpoint
+from cnnzoo.compute import predict_logits
+from cnnzoo.data import load_dataset
+from cnnzoo.landscape import fixed_batches
+from ui.experiments_tab import DEFAULT_PLAIN, DEFAULT_RESIDUAL
+
+SHAPES = "shipped:simple-shapes-cam.safetensors"
+pytestmark = pytest.mark.skipif(not (CHECKPOINT_DIR / "plain20-digits.safetensors").exists(),
+                                reason="the shipped plain20-digits checkpoint is missing")
+
+
+@pytest.fixture(scope="module")
+def url(launch):
+    return launch(ui.experiments_tab.build_demo())
+
+
+def new_client(url) -> Client:
+    """A fresh client is a fresh browser session on the server."""
+    return Client(url, analytics_enabled=False, verbose=False)
+
+
+def landscape(client, plain=DEFAULT_PLAIN, residual=DEFAULT_RESIDUAL, steps=3, span=1.0, batches=1, seed=0, bn="ignore"):
+    return client.predict(plain, residual, steps, span, batches, seed, bn, api_name="/landscape")
+
+
+def test_the_shipped_pair_on_a_tiny_grid_with_figures_summary_and_files(url):
+    status, contours, surfaces, line, summary, files = landscape(new_client(url), steps=5)
+    assert status.startswith("**Done**: 2 × 5×5 points"), status
+    for plot in (contours, surfaces, line):
+        assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
+    assert "**plain20-digits**" in summary and "**resnet20-digits**" in summary and "25 / 25" in summary
+    names = sorted(p.rsplit("/", 1)[-1] for p in files)
+    stem = "landscape-5x5-span1-seed0-ignore-b1"  # every setting in the name: other settings, other files
+    assert names == [f"{stem}-contours.png", f"{stem}-interpolation.png", f"{stem}-surfaces.png", f"{stem}.npz"]
+    grids = np.load(next(p for p in files if p.endswith(".npz")))
+    probe = fixed_batches(load_dataset("digits", "test", image_size=32), 1)  # the tab's images
+    for k, name in enumerate(["plain20-digits", "resnet20-digits"]):
+        assert str(grids[f"net{k}_name"]) == name
+        assert grids[f"net{k}_loss"].shape == (5, 5) and np.isfinite(grids[f"net{k}_loss"]).all()
+        assert tuple(grids[f"net{k}_seeds"]) == (0, 1)  # the same directions' seeds for both
+        model, meta = load_checkpoint(CHECKPOINT_DIR / f"{name}.safetensors")
+        own = F.cross_entropy(predict_logits(model, probe.images, meta["mean"], meta["std"]), probe.labels).item()
+        assert grids[f"net{k}_loss"][2, 2] == pytest.approx(own, rel=1e-4)  # the centre is the checkpoint
+        t, loss = grids[f"net{k}_line_t"], grids[f"net{k}_line_loss"]
+        assert len(t) == 9 and t[2] == 0 and t[6] == 1  # t = 0 and t = 1 are on the line
+        assert loss[6] == pytest.approx(own, rel=1e-4)
+
+
+def test_a_repeated_landscape_comes_from_the_cache(url, monkeypatch):
+    first = landscape(new_client(url), steps=3, seed=1)
+
+    def computing(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(ui.experiments_tab, "iter_landscape", computing)  # the server runs in this process
+    again = landscape(new_client(url), steps=3, seed=1)  # another page, the same settings
+    assert again[0].startswith("**Done**") and again[4] == first[4]  # the same summary, seconds and all
+
+
+@pytest.mark.parametrize("steps, message", [
+    (0, "less than minimum value 3"),
+    (100, "greater than maximum value 51"),  # 100 × 100 = 10,000 points
+    (4, "odd whole number from 3 to 51"),
+])  # fmt: skip
+def test_grids_of_0_and_10000_points_and_even_sides_are_refused_with_the_limits(url, steps, message):
+    with pytest.raises(AppError, match=message):
+        landscape(new_client(url), steps=steps)
+
+
+def test_other_bad_inputs_get_messages_that_say_what_to_do(url):
+    client = new_client(url)
+    with pytest.raises(AppError, match="must be trained on the same data.*digits at 1×32×32.*shapes at 3×32×32"):
+        landscape(client, residual=SHAPES)
+    with pytest.raises(AppError, match="no model .*shipped:dcgan-digits.safetensors.* here"):
+        landscape(client, plain="shipped:dcgan-digits.safetensors")  # a GAN checkpoint is not in the list
+    with pytest.raises(AppError, match="no model .*upload:nothing.safetensors.* here"):
+        landscape(client, residual="upload:nothing.safetensors")
+    # Out of a control's range: gradio's own check, before the handler runs.
+    with pytest.raises(AppError, match="greater than maximum value 8"):
+        landscape(client, batches=9)
+    with pytest.raises(AppError, match="less than minimum value 0.05"):
+        landscape(client, span=0)
+
+
+def test_the_settings_say_their_limits_also_without_gradios_checks():
+    settings = ui.experiments_tab.landscape_settings
+    assert settings(7.0, 0.5, 2.0, 3.0, "copy") == dict(steps=7, span=0.5, batches=2, seed=3, bn="copy")
+    for args, message in [((4, 1, 1, 0, "ignore"), "odd whole number from 3 to 51"),
+                          ((2601, 1, 1, 0, "ignore"), "odd whole number from 3 to 51"),
+                          ((5, 20, 1, 0, "ignore"), r"span must be a number in \(0, 10\]"),
+                          ((5, 1, 0, 0, "ignore"), "batches must be from 1 to 8"),
+                          ((5, 1, 1, None, "ignore"), "direction seed is empty"),
+                          ((5, 1, 1, 0, "biasbn"), "one of ignore, copy, filter")]:
+        with pytest.raises(ValueError, match=message):
+            settings(*args)
+
+
+def test_uploads_a_classifier_is_used_and_a_generator_refused(url, tmp_path):
+    client = new_client(url)
+    with pytest.raises(AppError, match="holds a generator"):
+        client.predict(handle_file(str(CHECKPOINT_DIR / "dcgan-digits.safetensors")), DEFAULT_PLAIN, DEFAULT_RESIDUAL,
+                       api_name="/landscape_upload")
+    mine = shutil.copy(CHECKPOINT_DIR / "resnet20-digits.safetensors", tmp_path / "my-resnet.safetensors")
+    plain, residual, status = client.predict(handle_file(str(mine)), DEFAULT_PLAIN, DEFAULT_RESIDUAL,
+                                             api_name="/landscape_upload")
+    assert residual["value"] == "upload:my-resnet.safetensors" and plain["value"] == DEFAULT_PLAIN
+    assert "my-resnet.safetensors" in status
+    status, *_, summary, _ = landscape(client, residual="upload:my-resnet.safetensors")
+    assert status.startswith("**Done**") and "**my-resnet**" in summary
+    with pytest.raises(AppError, match="no model .*upload:my-resnet.safetensors.* here"):
+        landscape(new_client(url), residual="upload:my-resnet.safetensors")  # another page's upload
+
+
+def test_stop_mid_way_keeps_the_points_computed_and_only_stops_its_own_page(url):
+    client = new_client(url)
+    job = client.submit(DEFAULT_PLAIN, DEFAULT_RESIDUAL, 51, 1.0, 1, 2, "ignore", api_name="/landscape")
+    deadline = time.monotonic() + 60
+    while not job.outputs() and time.monotonic() < deadline:  # the first progress update
+        time.sleep(0.05)
+    assert job.outputs(), "no progress was streamed"
+    assert "Computing plain20-digits" in job.outputs()[0][0]
+    assert new_client(url).predict(api_name="/landscape_stop") == "Nothing is computing on this page."
+    assert client.predict(api_name="/landscape_stop").startswith("Stopping")
+    status, contours, surfaces, line, summary, files = job.result(timeout=60)
+    assert status.startswith("**Stopped** after"), status
+    assert contours["plot"].startswith("data:image/") and "(stopped)" in summary
+    grid = np.load(next(p for p in files if p.endswith(".npz")))["net0_loss"]
+    computed = np.isfinite(grid)
+    assert 0 < computed.sum() < 51 * 51 and computed[25, 25]  # the centre first
+    assert client.predict(api_name="/landscape_stop") == "Nothing is computing on this page."
+
+
+def test_layer_responses_of_the_shipped_pair_and_of_mismatched_or_missing_models(url):
+    """Figure 7 of the ResNet paper on the shipped plain/residual digits pair; the numbers in the
+    summary are cnnzoo.responses' own (tests/test_responses.py checks those against brute force)."""
+    client = new_client(url)
+    summary, figure = client.predict(DEFAULT_PLAIN, DEFAULT_RESIDUAL, api_name="/layer_responses")
+    assert "On 360 test images of digits" in summary and "**resnet20**" in summary and "**plain20**" in summary
+    assert "no layer's gradient vanishes" in summary and figure["type"] == "matplotlib"
+    with pytest.raises(Exception, match="different data"):
+        client.predict(DEFAULT_PLAIN, "shipped:simple-shapes-cam.safetensors", api_name="/layer_responses")
+    with pytest.raises(Exception, match="no model"):
+        client.predict(DEFAULT_PLAIN, "upload:nothing.safetensors", api_name="/layer_responses")

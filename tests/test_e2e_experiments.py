@@ -1,0 +1,67 @@
+"""The Experiments tab's loss landscape in a real browser: the shipped pair in the model lists, a
+small grid computed with its progress, figures, summary and downloads, Stop mid-way, and no
+request beyond this server.
+
+Screenshots (experiments-<width>x<height>.png, the whole page, and -view.png, the window) into
+$CNNZOO_SCREENSHOT_DIR or tmp_path, at a laptop's (1280×800), a projector's (1024×768) and a
+phone's (390×844) size.
+"""
+from __future__ import annotations
+
+import pytest
+
+import ui.experiments_tab
+from cnnzoo.checkpoints import CHECKPOINT_DIR
+
+TIMEOUT_MS = 60_000  # a cold server on a busy 2-core machine, two networks
+pytestmark = pytest.mark.skipif(not (CHECKPOINT_DIR / "plain20-digits.safetensors").exists(),
+                                reason="the shipped plain20-digits checkpoint is missing")
+
+
+@pytest.fixture(scope="module")
+def url(launch):
+    return launch(ui.experiments_tab.build_demo())
+
+
+def set_slider(page, elem_id: str, value: float):
+    """Move a gr.Slider as a hand would: its range input, with the input event it fires."""
+    page.locator(f"#{elem_id} input[type=range]").fill(str(value))
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1024, 768), (390, 844)])
+def test_a_small_landscape_of_the_shipped_pair(open_page, url, screenshot_dir, width, height):
+    page = open_page(url, width, height)
+    page.wait_for_function("() => document.querySelector('#landscape-plain input')?.value.includes('plain20-digits')",
+                           timeout=TIMEOUT_MS)
+    assert "resnet20-digits" in page.locator("#landscape-residual input").input_value()
+    set_slider(page, "landscape-steps", 7)
+    page.locator("#landscape-compute").click()
+    status = page.locator("#landscape-status")
+    status.get_by_text("Done").wait_for(timeout=TIMEOUT_MS)
+    assert "2 × 7×7 points" in status.inner_text()
+    for plot in ("contours", "surfaces", "line"):
+        page.locator(f"#landscape-{plot} img").first.wait_for(timeout=TIMEOUT_MS)
+    summary = page.locator("#landscape-summary").inner_text()
+    assert "plain20-digits" in summary and "resnet20-digits" in summary and "49 / 49" in summary
+    assert page.get_by_text("landscape-7x7-span1-seed0", exact=False).count() >= 1  # the downloads
+    page.wait_for_timeout(500)  # the figures finish decoding
+    name = f"experiments-{width}x{height}"
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
+    page.locator("#landscape-contours").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / f"{name}-view.png"))
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+
+
+def test_stop_mid_way_in_the_browser(open_page, url, screenshot_dir):
+    page = open_page(url, 1280, 800)
+    page.wait_for_function("() => document.querySelector('#landscape-plain input')?.value.includes('plain20-digits')",
+                           timeout=TIMEOUT_MS)
+    set_slider(page, "landscape-steps", 51)
+    page.locator("#landscape-compute").click()
+    status = page.locator("#landscape-status")
+    status.get_by_text("Computing plain20-digits").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#landscape-stop").click()
+    status.get_by_text("Stopped").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#landscape-contours img").first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(screenshot_dir / "experiments-stopped.png"), full_page=True)
