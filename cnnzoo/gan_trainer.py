@@ -9,7 +9,9 @@
 DCGAN (Radford et al. 2016; the DCGAN tutorial's recipe), one step, with
 BCE(p, y) = −[y ln p + (1−y) ln(1−p)]:
     D: minimise BCE(D(x), 1) + BCE(D(G(z)), 0)    i.e. maximise ln D(x) + ln(1 − D(G(z)))
-    G: minimise BCE(D(G(z)), 1) = −ln D(G(z))     the "non-saturating" generator loss
+    G: minimise BCE(D(G(z')), 1) = −ln D(G(z'))   the "non-saturating" generator loss, on fresh
+                                                  noise z' as the DCGAN tutorial's code draws it
+                                                  (g_noise="same" reuses the D step's fakes)
     Adam, lr 2e-4, β1 = 0.5 (the paper found 0.9 oscillated), β2 = 0.999.
 
 WGAN (Arjovsky et al. 2017, Algorithm 1), one step = one generator update:
@@ -18,7 +20,8 @@ WGAN (Arjovsky et al. 2017, Algorithm 1), one step = one generator update:
     once:           generator loss −mean f(G(z)), RMSprop step
     −L estimates the Wasserstein-1 distance between real and generated images (times K):
     it should fall as the samples improve. RMSprop lr 5e-5 (momentum made the critic unstable
-    in the paper), c = 0.01 (the paper; the WGAN tutorial's code uses 0.005).
+    in the paper), c = 0.01 (the paper; the WGAN tutorial's code uses 0.005). optimizer="adam"
+    trains WGAN with Adam (β1, β2 as for DCGAN) to try the paper's remark for yourself.
 
 Design, as in cnnzoo.trainer: real batches and noise are pure functions of (seed, batch index),
 so a stopped run resumes exactly; stop is checked before every step and leaves a resumable
@@ -59,6 +62,9 @@ NETWORKS = {  # registry names: (generator, discriminator or critic)
     "wgan": ("dcgan_generator", "wgan_critic"),
 }
 PAPER_LR = {"dcgan": 2e-4, "wgan": 5e-5}
+PAPER_OPTIMIZER = {"dcgan": "adam", "wgan": "rmsprop"}
+GAN_OPTIMIZERS = ("adam", "rmsprop")
+G_NOISE = ("fresh", "same")
 # Generator steps when neither steps nor epochs is given: about three minutes on a shared 2-core
 # CPU at the default width 20 (measured ≈ 9.5 DCGAN and ≈ 4 WGAN steps/s; benchmarks/gan_quality.py).
 # DCGAN shows all 10 digits after ~400 steps; WGAN's estimate peaks near step 250, then falls.
@@ -78,6 +84,7 @@ class GANConfig(RunConfig):
     """
 
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "epochs", "out_dir", "time_limit_s", "device")
+    STORED_DEFAULTS: ClassVar[dict] = {"g_noise": "same"}  # runs stored before 2026-12-02 reused D's fakes
 
     model: str = "dcgan"  # "dcgan" or "wgan"
     dataset: str = "digits"
@@ -90,6 +97,8 @@ class GANConfig(RunConfig):
     beta2: float = 0.999
     clip: float = 0.01  # WGAN: critic weights are clipped to [-clip, clip]
     n_critic: int = 5  # WGAN: critic steps per generator step
+    g_noise: str = "fresh"  # DCGAN's G step: "fresh" noise (the tutorial's code) or the D step's "same" fakes
+    optimizer: str | None = None  # None: the paper's (DCGAN Adam, WGAN RMSprop); "adam" or "rmsprop"
     steps: int | None = None  # generator steps; None: from epochs, else DEFAULT_STEPS
     epochs: float | None = None  # passes over the training images (WGAN uses n_critic per step)
     seed: int = 0
@@ -124,6 +133,8 @@ class GANConfig(RunConfig):
             (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1); DCGAN uses 0.5 and 0.999"),
             (math.isfinite(self.clip) and 0 < self.clip <= 1, "clip must be in (0, 1]; 0.01 is the WGAN paper's"),
             (positive_int(self.n_critic) and self.n_critic <= 100, "n_critic must be an integer from 1 to 100; 5 is the paper's"),
+            (self.g_noise in G_NOISE, f"g_noise must be one of {G_NOISE}: the generator step's noise, fresh (the tutorial's code) or the D step's same fakes"),
+            (self.optimizer in (None, *GAN_OPTIMIZERS), f"optimizer must be one of {GAN_OPTIMIZERS}, or None for the paper's (DCGAN Adam, WGAN RMSprop)"),
             (self.steps is None or positive_int(self.steps), "steps must be a positive integer (generator updates)"),
             (self.epochs is None or (math.isfinite(self.epochs) and self.epochs > 0), "epochs must be > 0"),
             (self.steps is None or self.epochs is None, "give steps or epochs, not both"),
@@ -310,7 +321,7 @@ class GANTrainer(TrainerBase):
             self.fixed_noise = latent_noise(c.seed, c.num_samples, c.latent_dim)
         self.generator.to(self.device, memory_format=MEMORY_FORMAT).train()
         self.discriminator.to(self.device, memory_format=MEMORY_FORMAT).train()
-        if c.model == "dcgan":
+        if (c.optimizer or PAPER_OPTIMIZER[c.model]) == "adam":
             betas = (c.beta1, c.beta2)
             self.optimizer_g = torch.optim.Adam(self.generator.parameters(), lr=c.learning_rate, betas=betas)
             self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.learning_rate, betas=betas)
@@ -386,7 +397,9 @@ class GANTrainer(TrainerBase):
     def dcgan_step(self, step: int) -> dict:
         """One D update and one G update (the tutorial's and the paper's order). Returns tensors."""
         G, D = self.generator, self.discriminator
-        fake = G(self.noise(step, 0))  # (N, C, S, S) in [-1, 1]
+        fresh = self.config.g_noise == "fresh"
+        with torch.no_grad() if fresh else contextlib.nullcontext():  # fresh: G's step makes its own fakes
+            fake = G(self.noise(step, 0))  # (N, C, S, S) in [-1, 1]
         p_real = D(self.real_batch(step))  # (N,) probabilities that the images are real
         p_fake = D(fake.detach())  # detach: D's loss must not reach G
         d_loss = bce(p_real, 1.0) + bce(p_fake, 0.0)
@@ -395,7 +408,9 @@ class GANTrainer(TrainerBase):
         self.optimizer_d.step()
 
         with frozen(D):
-            p = D(fake)  # the updated D judges the same fakes; G wants them called real
+            if fresh:  # new noise, as the tutorial's code: G is judged on samples D has not just seen
+                fake = G(self.noise(step, 1))
+            p = D(fake)  # the updated D judges them; G wants them called real
             g_loss = bce(p, 1.0)
         self.optimizer_g.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -61,6 +61,8 @@ class RunConfig:
     """
 
     RESUMABLE: ClassVar[tuple[str, ...]] = ("out_dir", "time_limit_s", "device")
+    # Fields added since a run was stored: the value the run was trained with (not the new default).
+    STORED_DEFAULTS: ClassVar[dict] = {}
 
     def checks(self) -> list[tuple[bool, str]]:
         raise NotImplementedError
@@ -98,7 +100,8 @@ def open_run(config_class: type, config, state_path: Path | None, override: dict
     state = {}
     if state_path is not None:
         state = load_training_state(state_path)
-        config = config_class.from_dict({**state["config"], "out_dir": str(state_path.parent)}).resumed(override)
+        stored = {**config_class.STORED_DEFAULTS, **state["config"], "out_dir": str(state_path.parent)}
+        config = config_class.from_dict(stored).resumed(override)
     elif override:
         raise ValueError("override= is for resumed runs; put the settings in the config")
     config = config or config_class()

@@ -14,7 +14,8 @@ CLASSIFIER_FLAGS = {
 }  # fmt: skip
 GAN_FLAGS = {
     "--model", "--dataset", "--image-size", "--width", "--latent-dim", "--batch-size", "--lr", "--beta1", "--clip",
-    "--n-critic", "--steps", "--epochs", "--seed", "--sample-every", "--scorer", "--score-every", "--device",
+    "--n-critic", "--g-noise", "--optimizer", "--steps", "--epochs", "--seed", "--sample-every", "--scorer",
+    "--score-every", "--device",
     "--time-limit", "--out", "--resume", "--help",
 }  # fmt: skip
 

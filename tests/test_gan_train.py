@@ -37,6 +37,8 @@ def run_all(trainer, stop=None):
     (dict(n_critic=0), "n_critic"),
     (dict(steps=10, epochs=1.0), "not both"),
     (dict(num_samples=1000), "sample grid"),
+    (dict(g_noise="new"), "g_noise must be one of"),
+    (dict(optimizer="sgd"), "optimizer must be one of"),
 ])
 def test_config_errors_say_what_to_do(bad, text):
     with pytest.raises(ValueError, match=text):
@@ -47,6 +49,47 @@ def test_paper_learning_rates_by_default():
     assert GANConfig(model="dcgan").learning_rate == 2e-4
     assert GANConfig(model="wgan").learning_rate == 5e-5
     assert GANConfig(model="wgan", lr=1e-4).learning_rate == 1e-4
+
+
+def test_the_generator_step_draws_fresh_noise_by_default_as_the_seeds_code(monkeypatch):
+    """Seed 000(h), review G7: the tutorial's G step samples new z; "same" reuses the D step's fakes."""
+    drawn = {}
+    for g_noise in ("fresh", "same"):
+        trainer = GANTrainer(GANConfig(model="dcgan", steps=2, g_noise=g_noise, **TINY))
+        calls = []
+        original = trainer.noise
+        monkeypatch.setattr(trainer, "noise", lambda *numbers, _o=original: calls.append(numbers) or _o(*numbers))
+        run_all(trainer)
+        drawn[g_noise] = calls
+    assert drawn["fresh"] == [(0, 0), (0, 1), (1, 0), (1, 1)]  # D's fakes, then G's own, each step
+    assert drawn["same"] == [(0, 0), (1, 0)]
+    assert GANConfig().g_noise == "fresh"
+
+
+def test_stored_runs_resume_with_the_noise_they_were_trained_with(tmp_path):
+    """A run stored before g_noise existed reused D's fakes: resuming it must go on doing so."""
+    from cnnzoo.checkpoints import save_training_state
+    from cnnzoo.runs import open_run
+
+    stored = GANConfig(model="dcgan", steps=4, **TINY).to_dict()
+    del stored["g_noise"]
+    state = save_training_state(tmp_path / "generator.state.pt", {"config": stored})
+    config, _ = open_run(GANConfig, None, state, None)
+    assert config.g_noise == "same"
+    assert GANConfig.from_dict({}).g_noise == "fresh"  # a new run gets the seed's fresh noise
+
+
+def test_wgan_can_train_with_adam_to_try_the_papers_remark():
+    """Seed 000(g), review WG12: RMSprop is the paper's choice; Adam can be chosen to compare."""
+    paper = GANTrainer(GANConfig(model="wgan", steps=1, n_critic=1, **TINY))
+    adam = GANTrainer(GANConfig(model="wgan", steps=1, n_critic=1, optimizer="adam", **TINY))
+    run_all(paper)
+    run_all(adam)
+    assert isinstance(paper.optimizer_d, torch.optim.RMSprop) and isinstance(adam.optimizer_d, torch.optim.Adam)
+    assert adam.optimizer_g.defaults["betas"] == (0.5, 0.999) and adam.optimizer_g.defaults["lr"] == 5e-5
+    dcgan = GANTrainer(GANConfig(model="dcgan", steps=1, optimizer="rmsprop", **TINY))
+    run_all(dcgan)
+    assert isinstance(dcgan.optimizer_g, torch.optim.RMSprop)
 
 
 def test_dcgan_events_are_well_formed_and_losses_finite(tmp_path):

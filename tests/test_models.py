@@ -402,6 +402,24 @@ def test_zero_init_residual_makes_blocks_start_as_identity():
     assert all((block.bn2.weight == 0).all() for block in model.layer4)
 
 
+@pytest.mark.parametrize("name, default", [
+    ("resnet20", False), ("resnet_cifar", False), ("resnet110", False),  # He et al. 2016 (CIFAR)
+    ("resnet18", False), ("resnet50", False),  # kuangliu's CIFAR code
+    ("resnet18_imagenet", True), ("resnet50_imagenet", True),  # seed 001's ResNet code (review R11)
+])  # fmt: skip
+def test_zero_init_residual_is_a_knob_of_every_resnet_defaulting_as_its_source(name, default):
+    def last_gammas(model):
+        return [block.bn3.weight if hasattr(block, "bn3") else block.bn2.weight
+                for stage in (model.layer1, model.layer2) for block in stage]
+
+    assert model_knobs(name)["zero_init_residual"] is default
+    for flag in (True, False):
+        model = create_model(name, zero_init_residual=flag)
+        assert all(bool((gamma == 0).all()) is flag for gamma in last_gammas(model)), (name, flag)
+    with pytest.raises(ValueError, match="no knob 'zero_init_residual'"):
+        create_model("plain20", zero_init_residual=True)  # a zero γ would silence a block without a shortcut
+
+
 def test_load_imagenet_weights_from_the_hub_cache(tmp_path, monkeypatch):
     import torchvision
 

@@ -33,6 +33,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--beta1", type=float)
     p.add_argument("--clip", type=float, help="WGAN weight clipping c (default 0.01)")
     p.add_argument("--n-critic", type=int, help="WGAN critic steps per generator step (default 5)")
+    p.add_argument("--g-noise", dest="g_noise", choices=("fresh", "same"),
+                   help="DCGAN's generator step: fresh noise (default, the tutorial's code) or the D step's fakes")
+    p.add_argument("--optimizer", choices=("adam", "rmsprop"),
+                   help="default: the paper's (DCGAN Adam, WGAN RMSprop); --model wgan --optimizer adam tries the "
+                        "paper's remark that momentum makes the critic unstable")
     p.add_argument("--steps", type=int, help="generator steps")
     p.add_argument("--epochs", type=float, help="passes over the training images (instead of --steps)")
     p.add_argument("--seed", type=int)

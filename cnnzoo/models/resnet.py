@@ -27,6 +27,13 @@ All three beat the plain net by far, and B beats A, C beats B only by small marg
 projections are not what solves the degradation problem. C's extra weights (ResNet-34: 21.6M
 with A, 21.8M with B, 22.7M with C, counted in tests/test_models.py) are not worth their
 memory and time, so the paper drops C and uses B where the shape changes from then on.
+
+zero_init_residual (every residual builder): γ = 0 in the last batch norm of each residual
+branch, so every block starts as the identity (Goyal et al. 2017). Each default is its source's:
+False for the CIFAR nets (He et al. 2016 did not; nor does kuangliu's code), True for the
+*_imagenet nets (the ResNet code of seed 001, torchvision's ResNet called with
+zero_init_residual=True; torchvision's own default is False). Plain nets have no such knob: a
+zero γ would silence a block that has no shortcut around it.
 """
 from __future__ import annotations
 
@@ -183,7 +190,7 @@ class ResNet(Classifier):
         self.head = ClassifierHead(self.num_features, num_classes, pool)
 
         self.apply(he_init)
-        if zero_init_residual:
+        if zero_init_residual and residual:
             # Goyal et al. 2017: gamma = 0 in each branch's last BN makes every residual block
             # start as the identity, which eases the first steps of training very deep nets.
             for m in self.modules():
@@ -223,49 +230,49 @@ class ResNet(Classifier):
 
 # --------------------------------------------------------------------------- He et al. CIFAR
 
-def _cifar_resnet(depth, residual, shortcut, num_classes, in_channels, pool) -> ResNet:
+def _cifar_resnet(depth, residual, shortcut, num_classes, in_channels, pool, zero_init_residual=False) -> ResNet:
     n = blocks_per_stage(depth, 6, 2, "CIFAR ResNet", "20, 32, 44, 56, 110, 1202")
     # 1 stem conv + 3 stages × n blocks × 2 convs + 1 fc = 6n + 2 weighted layers.
     return ResNet(BasicBlock, [n, n, n], widths=(16, 32, 64), stem="cifar", stem_width=16,
                   num_classes=num_classes, in_channels=in_channels, pool=pool,
-                  shortcut=shortcut, residual=residual)
+                  shortcut=shortcut, residual=residual, zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet_cifar(*, num_classes=10, in_channels=3, depth=20, shortcut="A", pool="avg"):
+def resnet_cifar(*, num_classes=10, in_channels=3, depth=20, shortcut="A", pool="avg", zero_init_residual=False):
     """He et al. CIFAR ResNet of any depth 6n+2 (16/32/64 channels, 3 stages of n BasicBlocks)."""
-    return _cifar_resnet(depth, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(depth, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet20(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+def resnet20(*, num_classes=10, in_channels=3, shortcut="A", pool="avg", zero_init_residual=False):
     """ResNet-20 for CIFAR (n=3, 0.27M parameters); the paper's 8.75% CIFAR-10 error."""
-    return _cifar_resnet(20, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(20, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet32(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+def resnet32(*, num_classes=10, in_channels=3, shortcut="A", pool="avg", zero_init_residual=False):
     """ResNet-32 for CIFAR (n=5, 0.46M parameters); the paper's 7.51% CIFAR-10 error."""
-    return _cifar_resnet(32, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(32, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet44(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+def resnet44(*, num_classes=10, in_channels=3, shortcut="A", pool="avg", zero_init_residual=False):
     """ResNet-44 for CIFAR (n=7, 0.66M parameters); the paper's 7.17% CIFAR-10 error."""
-    return _cifar_resnet(44, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(44, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet56(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+def resnet56(*, num_classes=10, in_channels=3, shortcut="A", pool="avg", zero_init_residual=False):
     """ResNet-56 for CIFAR (n=9, 0.85M parameters); the paper's 6.97% CIFAR-10 error."""
-    return _cifar_resnet(56, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(56, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet110(*, num_classes=10, in_channels=3, shortcut="A", pool="avg"):
+def resnet110(*, num_classes=10, in_channels=3, shortcut="A", pool="avg", zero_init_residual=False):
     """ResNet-110 for CIFAR (n=18, 1.7M parameters); CIFAR-10 error 6.43% in the paper's best run,
     6.61 ± 0.16% over its 5 runs (Table 6)."""
-    return _cifar_resnet(110, True, shortcut, num_classes, in_channels, pool)
+    return _cifar_resnet(110, True, shortcut, num_classes, in_channels, pool, zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
@@ -325,65 +332,70 @@ def _four_stage_resnet(depth, stem, num_classes, in_channels, pool, shortcut="B"
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet18(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
+def resnet18(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-18 for 32×32 images (kuangliu layout: 3×3 stem, no max-pool, 11.2M parameters)."""
-    return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool, shortcut)
+    return _four_stage_resnet(18, "cifar", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet34(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
+def resnet34(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-34 for 32×32 images (kuangliu layout, BasicBlocks [3, 4, 6, 3])."""
-    return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool, shortcut)
+    return _four_stage_resnet(34, "cifar", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet50(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
+def resnet50(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-50 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 6, 3])."""
-    return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool, shortcut)
+    return _four_stage_resnet(50, "cifar", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet101(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
+def resnet101(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-101 for 32×32 images (kuangliu layout, Bottlenecks [3, 4, 23, 3])."""
-    return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool, shortcut)
+    return _four_stage_resnet(101, "cifar", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER)
-def resnet152(*, num_classes=10, in_channels=3, shortcut="B", pool="avg"):
+def resnet152(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
     """ResNet-152 for 32×32 images (kuangliu layout, Bottlenecks [3, 8, 36, 3])."""
-    return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool, shortcut)
+    return _four_stage_resnet(152, "cifar", num_classes, in_channels, pool, shortcut,
+                              zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet18_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
+def resnet18_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=True):
     """ResNet-18 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(18, "imagenet", num_classes, in_channels, pool, shortcut,
                               zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet34_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
+def resnet34_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=True):
     """ResNet-34 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(34, "imagenet", num_classes, in_channels, pool, shortcut,
                               zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet50_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
+def resnet50_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=True):
     """ResNet-50 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(50, "imagenet", num_classes, in_channels, pool, shortcut,
                               zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet101_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
+def resnet101_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=True):
     """ResNet-101 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(101, "imagenet", num_classes, in_channels, pool, shortcut,
                               zero_init_residual=zero_init_residual)
 
 
 @register_model(family="resnet", paper=PAPER, **IMAGENET)
-def resnet152_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=False):
+def resnet152_imagenet(*, num_classes=10, in_channels=3, shortcut="B", pool="avg", zero_init_residual=True):
     """ResNet-152 for ImageNet (7×7/2 stem + max-pool); torchvision-compatible weights."""
     return _four_stage_resnet(152, "imagenet", num_classes, in_channels, pool, shortcut,
                               zero_init_residual=zero_init_residual)
