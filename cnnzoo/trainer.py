@@ -71,6 +71,9 @@ class TrainConfig(RunConfig):
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = True
+    # "dataset": the dataset's own mean/std; "none": [0, 1] (ToTensor() alone); "seeds-cifar": the
+    # seeds' CIFAR code's mean/std (cnnzoo.data.NORMALISATIONS). Checkpoints record what was used.
+    normalisation: str = "dataset"
     seed: int = 0
     train_subset: int | None = None  # train on only the first N (shuffled) images
     val_fraction: float = 0.0  # held out of train; picks the "best" checkpoint
@@ -100,6 +103,9 @@ class TrainConfig(RunConfig):
             (all(0 < m < 1 for m in self.milestones), "milestones are fractions of the run, each in (0, 1)"),
             (0 <= self.warmup_epochs < self.epochs, "warm-up must be shorter than the run"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (self.normalisation in datasets.NORMALISATIONS, f"normalisation must be one of {datasets.NORMALISATIONS}"),
+            (self.normalisation != "seeds-cifar" or datasets.dataset_info(self.dataset)["channels"] == 3,
+             f"the seeds' CIFAR mean/std is for colour images, not {self.dataset}: use normalisation 'dataset' or 'none'"),
             (0 <= self.val_fraction < 0.5, "validation fraction must be in [0, 0.5)"),
             (self.train_subset is None or self.train_subset >= 1, "training subset must be at least 1 image"),
             (self.evals_per_epoch >= 1 and self.logs_per_epoch >= 1, "evals and logs per epoch must be >= 1"),
@@ -258,6 +264,7 @@ class Trainer(TrainerBase):
             train = datasets.load_dataset(c.dataset, "train", **kw)
         if self.test_set is None:
             self.test_set = datasets.load_dataset(c.dataset, "test", **kw)
+        train, self.test_set = (datasets.with_normalisation(ds, c.normalisation) for ds in (train, self.test_set))
         if c.train_subset is not None and c.train_subset < len(train):
             order = torch.randperm(len(train), generator=torch.Generator().manual_seed(c.seed))
             train = train.subset(order[: c.train_subset])

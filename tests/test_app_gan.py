@@ -161,3 +161,25 @@ def test_bad_inputs_get_clear_errors_and_the_server_keeps_serving(app_url, tmp_p
     assert iio.imread(client.predict(upload, 1, 2, api_name="/gan_sample")[0]).shape[:2] == (140, 140)
     with pytest.raises(AppError, match="no generator"):
         new_client(app_url).predict(upload, 1, 2, api_name="/gan_sample")
+
+
+def test_presets_fill_the_form_with_the_seeds_settings(app_url):
+    from cnnzoo.recipes import SOURCES
+
+    client = new_client(app_url)
+    names = ["model", "dataset", "image_size", "width", "steps", "lr", "clip", "n_critic", "seed", "sample_every", "note"]
+    seed = dict(zip(names, client.predict(preset="wgan-mnist32-seed", api_name="/gan_preset")))
+    assert (seed["model"], seed["dataset"], seed["image_size"], seed["width"], seed["clip"], seed["n_critic"]) == (
+        "wgan", "mnist", 32, 256, 0.005, 5)  # WG1, WG2, WG5
+    assert SOURCES["wgan-mnist32-seed"] in seed["note"] and "--clip 0.005" in seed["note"]
+    assert "wider than this server trains" in seed["note"]  # width 256 > the tab's 128: said before Train
+    paper = dict(zip(names, client.predict(preset="wgan-mnist32-paper", api_name="/gan_preset")))
+    assert paper["clip"] == 0.01 and paper["lr"] == 5e-5  # WG16
+    dcgan = dict(zip(names, client.predict(preset="dcgan-fashion64-seed", api_name="/gan_preset")))
+    assert (dcgan["model"], dcgan["dataset"], dcgan["image_size"], dcgan["width"], dcgan["seed"]) == (
+        "dcgan", "fashion-mnist", 64, 128, 999)  # G1, G3, G12
+    assert "batch 64; the preset's is 128" in dcgan["note"] and "--batch-size 128" in dcgan["note"]
+    digits = dict(zip(names, client.predict(preset="dcgan-digits", api_name="/gan_preset")))
+    assert (digits["dataset"], digits["width"], digits["steps"]) == ("digits", 20, 1500)  # the tab's defaults
+    with pytest.raises(AppError, match="nope.*wgan-mnist32-seed"):
+        client.predict(preset="nope", api_name="/gan_preset")

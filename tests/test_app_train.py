@@ -122,3 +122,35 @@ def test_degradation_preset_trains_plain_and_residual_nets_on_the_same_data(app_
     series = {row[2] for row in loss["data"]}
     assert {f"{name} · digits #1 · train" for name in ["plain20", "resnet56"]} <= series
     assert "finished" in status
+
+
+def test_choosing_a_recipe_fills_the_form_and_names_its_source(app_url):
+    from cnnzoo.recipes import SOURCES
+    from ui.common import KNOBS
+
+    client = new_client(app_url)
+    filled = client.predict(recipe="wrn-40-2-cifar10-paper", api_name="/train_recipe")
+    names = ["model_name", *KNOBS, "dataset", "image_size", "epochs", "batch_size", "optimizer", "lr", "momentum",
+             "weight_decay", "schedule", "augment", "label_smoothing", "seed", "train_subset", "val_fraction", "note"]
+    form = dict(zip(names, filled))  # the normalisation is a gr.State: not sent to API clients
+    assert (form["model_name"], form["dropout"]["value"], form["dataset"], form["epochs"], form["batch_size"]) == (
+        "wide_resnet40_2", 0.3, "cifar10", 200, 128)  # WT1
+    assert (form["optimizer"], form["lr"], form["momentum"], form["weight_decay"], form["schedule"]) == (
+        "sgd-nesterov", 0.1, 0.9, 5e-4, "multistep")  # WT2: the paper's Nesterov momentum
+    assert SOURCES["wrn-40-2-cifar10-paper"] in form["note"] and "./data" in form["note"]  # CIFAR must be on disk
+    form = dict(zip(names, client.predict(recipe="inception-mnist", api_name="/train_recipe")))
+    assert (form["epochs"], form["optimizer"], form["momentum"], form["schedule"], form["augment"]) == (
+        9, "sgd", 0.5, "constant", False)  # I3, I4
+    assert "not normalised" in form["note"]  # I5
+    with pytest.raises(AppError, match="nope.*inception-mnist"):  # an unknown recipe lists the valid ones
+        client.predict(recipe="nope", api_name="/train_recipe")
+
+
+def test_the_forms_nesterov_and_he_schedule_reach_the_run(app_url):
+    client = new_client(app_url)
+    *_, files, _runs, _timeline = client.predict(**{**QUICK, "epochs": 1}, optimizer="sgd-nesterov",
+                                                 schedule="multistep-he", api_name="/train")
+    config = load_checkpoint(next(f for f in files if f.endswith(".safetensors")))[1]["train_config"]
+    assert (config["optimizer"], config["nesterov"], config["gamma"], list(config["milestones"])) == (
+        "sgd", True, 0.1, [0.5, 0.75])
+    assert config["normalisation"] == "dataset"  # an API client's form, not a recipe's

@@ -1,6 +1,7 @@
 """The Train tab in a real browser: click Train with the defaults, watch the curves, Stop.
 
-Saves train-live.png (mid-run) and train-done.png into $CNNZOO_SCREENSHOT_DIR or tmp_path.
+Saves train-live.png (mid-run), train-done.png and train-recipe-{1024,390}.png (a recipe chosen, at a
+laptop's and a phone's width) into $CNNZOO_SCREENSHOT_DIR or tmp_path.
 """
 from __future__ import annotations
 
@@ -80,3 +81,23 @@ def test_a_reload_mid_training_keeps_the_run_streaming_and_stop_still_stops(page
     assert "Resume" in status.inner_text()
     page.get_by_label("resume").wait_for(timeout=TIMEOUT_MS)
     assert stopped_at is None or stopped_at < 300 * 22
+
+
+def test_choosing_a_recipe_fills_the_form(open_page, app_url, screenshot_dir):
+    """The WRN paper's recipe from the list: the form shows its settings and the note its source."""
+    for width, height in [(1024, 768), (390, 844)]:
+        page = open_page(app_url, width, height)
+        open_train_tab(page)
+        page.get_by_label("recipe").click()
+        page.get_by_role("option", name=re.compile(r"^wrn-40-2-cifar10-paper ·")).click()
+        note = page.locator("#train-recipe-note")
+        note.get_by_text("Zagoruyko & Komodakis").wait_for(timeout=TIMEOUT_MS)
+        assert "./data" in note.inner_text()  # CIFAR-10 must be on disk: said before Train is pressed
+        assert page.get_by_label("epochs", exact=True).input_value() == "200"
+        assert page.locator("#train-network input").input_value() == "wide_resnet40_2"
+        page.get_by_text("optimizer and schedule").click()  # the accordion
+        assert page.get_by_label("sgd + Nesterov").is_checked()
+        assert page.get_by_label("multistep ×0.2 at 30/60/80%").is_checked()
+        assert page.get_by_label("learning rate", exact=True).input_value() == "0.1"
+        page.locator("#train-estimate").get_by_text(re.compile("epoch")).first.wait_for(timeout=TIMEOUT_MS)
+        page.screenshot(path=str(screenshot_dir / f"train-recipe-{width}.png"), full_page=True)

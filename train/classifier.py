@@ -2,7 +2,7 @@
 
     python -m train.classifier --recipe digits-fast
     python -m train.classifier --model resnet20 --dataset shapes --epochs 5 --out runs/r20
-    python -m train.classifier --recipe wrn-40-2-cifar10            # the WRN paper's recipe
+    python -m train.classifier --recipe wrn-40-2-cifar10-paper      # the WRN paper's recipe (Nesterov)
     python -m train.classifier --resume runs/r20 --epochs 10         # continue a stopped run
     python -m train.classifier --list-recipes
 
@@ -18,7 +18,7 @@ import json
 import sys
 import time
 
-from cnnzoo.recipes import RECIPES
+from cnnzoo.recipes import RECIPES, SOURCES
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
 from train import progress_bar, run_cli
 
@@ -83,8 +83,8 @@ def print_event(event) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list_recipes:
-        for name, recipe in RECIPES.items():
-            print(f"{name:20s} {json.dumps(recipe, default=list)}")
+        for name, recipe in RECIPES.items():  # the name and its source, then its settings
+            print(f"{name:24s} {SOURCES[name]}\n{'':24s} {json.dumps(recipe, default=list)}")
         return 0
     return run_cli(lambda: make_trainer(args), print_event)
 

@@ -32,6 +32,7 @@ from ui.gan_generate import (
     gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
 from ui.jobs import Job, raise_error, waiting_text
+from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
 from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
 
 MAX_WIDTH = 128  # the paper's generator width; wider nets are GPU work and gigabytes of memory
@@ -75,6 +76,13 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
     header = expectation(name, config, pick_device(config.device))
     session.start_job("gan", functools.partial(gan_work, session, name, header, config))
     yield from follow_gan(session)
+
+
+def gan_preset(preset: str):
+    """Fill the GAN form with a preset of cnnzoo.recipes.GAN_PRESETS (its name, or "(your own
+    settings)"): the seeds' DCGAN and WGAN, the WGAN paper's clip, the CPU defaults; and a note
+    naming its source and what this form cannot carry (batch size, widths over MAX_WIDTH)."""
+    return gan_preset_values(preset, MAX_WIDTH)
 
 
 def gan_work(session: Session, name: str, header: str, config: GANConfig, job: Job) -> None:
@@ -201,7 +209,7 @@ def end_line(name: str, event) -> str:
 
 def training_controls() -> dict:
     """The training form (the parameters of gan_train, by name) and its buttons."""
-    c = {}
+    c = {"preset": preset_dropdown(), "preset_note": gr.Markdown(elem_id="gan-preset-note")}
     c["model"] = gr.Radio(list(GAN_MODELS), value="dcgan", label="model",
                           info="DCGAN: BCE, Adam 2e-4, β1 0.5 · WGAN: critic, RMSprop 5e-5, clipping")
     c["dataset"] = gr.Dropdown(list(GAN_DATASETS), value="digits", label="dataset",
@@ -320,6 +328,7 @@ def build_demo() -> gr.Blocks:
         train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
                                            **LIGHT)
         c["stop_btn"].click(stop_training, None, c["status"], api_name="gan_stop", **LIGHT)
+        c["preset"].input(gan_preset, c["preset"], GAN_OUTPUTS.of(c), api_name="gan_preset", **LIGHT)
 
         # --- generating ---
         sample = dict(fn=gan_sample, inputs=by_name(SAMPLE_INPUTS), outputs=by_name(["grid", "about", "shown"]),

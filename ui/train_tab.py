@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from cnnzoo import data as datasets
 from cnnzoo.recipes import RECIPES
 from cnnzoo.registry import list_models
-from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, ClassifierReport, TrainConfig, Trainer, classifier_report
+from cnnzoo.trainer import ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
 from ui.common import (
@@ -35,6 +35,10 @@ from ui.common import (
     form_number, knob_controls, knob_updates, serve, user_errors,
 )  # fmt: skip
 from ui.jobs import Job, raise_error, waiting_text
+from ui.recipes_view import (
+    OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
+    schedule_fields, train_recipe,
+)  # fmt: skip
 from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
@@ -101,9 +105,9 @@ def config_from_form(form: dict) -> TrainConfig:
         dataset=form["dataset"], dataset_path=upload_path(form.get("folder_zip"), form["dataset"]),
         image_size=None if image_size == "native" else int(image_size),
         epochs=form_number(form, "epochs", float), batch_size=form_number(form, "batch_size", int),
-        optimizer=form["optimizer"], lr=form_number(form, "lr", float, "learning rate"),
+        **optimizer_fields(form["optimizer"]), lr=form_number(form, "lr", float, "learning rate"),
         momentum=form_number(form, "momentum", float), weight_decay=form_number(form, "weight_decay", float, "weight decay"),
-        schedule=form["schedule"], augment=bool(form["augment"]),
+        **schedule_fields(form["schedule"]), augment=bool(form["augment"]), normalisation=form.get("normalisation") or "dataset",
         label_smoothing=form_number(form, "label_smoothing", float, "label smoothing"),
         seed=form_number(form, "seed", int), train_subset=form_number(form, "train_subset", int, "training images") or None,
         val_fraction=form_number(form, "val_fraction", float, "validation split"),
@@ -343,7 +347,9 @@ FORM = ("model_name", *KNOBS, "dataset", "image_size", "epochs", "batch_size", "
 
 def form_controls() -> dict[str, gr.components.Component]:
     """The training form: one control per parameter of train_model (FORM, but smoothing), by name."""
-    c = {"model_name": gr.Dropdown(list_models(kind="classifier"), value=DEFAULTS["model"], label="network", filterable=True)}
+    c = recipe_controls()  # the recipe list fills the rest; its normalisation has no control (a gr.State)
+    c["model_name"] = gr.Dropdown(list_models(kind="classifier"), value=DEFAULTS["model"], label="network", filterable=True,
+                                  elem_id="train-network")
     c.update(knob_controls())
     c["dataset"] = gr.Dropdown(datasets.dataset_names(), value=DEFAULTS["dataset"], label="dataset",
                                info="digits and shapes are built in; MNIST, Fashion-MNIST and CIFAR are read from ./data")
@@ -353,13 +359,15 @@ def form_controls() -> dict[str, gr.components.Component]:
         c["epochs"] = gr.Number(DEFAULTS["epochs"], label="epochs", minimum=0.1, maximum=500, min_width=90)
         c["batch_size"] = gr.Number(DEFAULTS["batch_size"], label="batch size", precision=0, minimum=1, maximum=4096, min_width=90)
     with gr.Accordion("optimizer and schedule", open=False):
-        c["optimizer"] = gr.Radio(list(OPTIMIZERS), value=DEFAULTS["optimizer"], label="optimizer")
+        c["optimizer"] = gr.Radio(OPTIMIZER_CHOICES, value=DEFAULTS["optimizer"], label="optimizer",
+                                  info="sgd: plain momentum, the seeds' code · sgd + Nesterov: the WRN paper's")
         with gr.Row():
             c["lr"] = gr.Number(DEFAULTS["lr"], label="learning rate", min_width=90)
             c["momentum"] = gr.Number(DEFAULTS["momentum"], label="momentum", minimum=0, maximum=0.999, min_width=90)
             c["weight_decay"] = gr.Number(DEFAULTS["weight_decay"], label="weight decay", minimum=0, min_width=90)
-        c["schedule"] = gr.Radio(list(SCHEDULES), value=DEFAULTS["schedule"], label="learning-rate schedule",
-                                 info="multistep: ×0.2 at 30/60/80% of the run (the WRN paper's 60/120/160 of 200)")
+        c["schedule"] = gr.Radio(SCHEDULE_CHOICES, value=DEFAULTS["schedule"], label="learning-rate schedule",
+                                 info="×0.2 at 30/60/80%: WRN's epochs 60/120/160 of 200 · ×0.1 at 50/75%: He et al.'s "
+                                      "32k/48k of 64k steps")
         c["augment"] = gr.Checkbox(DEFAULTS["augment"], label="augmentation (random crop, and flip where it keeps the label)")
         c["label_smoothing"] = gr.Slider(0, 0.3, value=0.0, step=0.05, label="label smoothing")
         with gr.Row():
@@ -417,7 +425,7 @@ def build_demo() -> gr.Blocks:
         knob_inputs = [c[name] for name in KNOBS]
         outputs = OUTPUTS.of(c)
         # The dataset decides the number of classes.
-        knobs_shown = gr.on([c["model_name"].change, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
+        knobs_shown = gr.on([c["model_name"].input, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
                             c["model_name"], knob_inputs, api_visibility="private", **LIGHT)
         # The time an epoch would take, before Train is pressed: after the knobs follow the model, and
         # whenever a setting it depends on changes.
@@ -431,9 +439,14 @@ def build_demo() -> gr.Blocks:
             resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         c["dataset"].change(lambda d: gr.update(visible=d == "folder"), c["dataset"], c["folder_zip"],
                             api_visibility="private", **LIGHT)
+        # A recipe fills the form (and sets the normalisation, which a dataset chosen by hand resets).
+        c["recipe"].input(train_recipe, c["recipe"], RECIPE_OUTPUTS.of(c), api_name="train_recipe", **LIGHT).then(
+            training_estimate, inputs_kwargs=estimated, outputs=c["estimate"], **quiet)
+        c["dataset"].input(dataset_chosen, c["normalisation"], [c["normalisation"], c["recipe_note"]],
+                           api_visibility="private", **LIGHT)
 
-        train_event = train_btn.click(train_model, inputs_kwargs={name: c[name] for name in FORM}, outputs=outputs,
-                                      api_name="train", **LIGHT)
+        form = {name: c[name] for name in (*FORM, "normalisation")}  # a gr.State: not an API parameter
+        train_event = train_btn.click(train_model, inputs_kwargs=form, outputs=outputs, api_name="train", **LIGHT)
         degradation_event = c["degradation_btn"].click(degradation_experiment, [c["smoothing"]], outputs,
                                                        api_name="degradation", **LIGHT)
         resume_event = c["resume_btn"].click(resume_run, [c["resume_choice"], c["smoothing"]], outputs, api_name="resume",

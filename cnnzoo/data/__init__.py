@@ -35,18 +35,21 @@ from cnnzoo.data.dataset import (
     CIFAR10_NAMES,
     DIGIT_NAMES,
     FASHION_NAMES,
+    NORMALISATIONS,
     OFFLINE_ALTERNATIVES,
     SHAPE_NAMES,
     SPLITS,
     DatasetUnavailable,
     ImageDataset,
     channel_stats,
+    check_normalisation,
     dataset_info,
     dataset_names,
     default_data_dir,
     split_validation,
     stratified_order,
     stratified_subset,
+    with_normalisation,
 )
 from cnnzoo.data.digits import ASSETS
 from cnnzoo.data.images import MAX_FILE_BYTES, MAX_FOLDER_IMAGES, MAX_IMAGE_PIXELS, MAX_ZIP_BYTES, load_image
@@ -58,8 +61,9 @@ from cnnzoo.data.shapes import make_shapes
 # (cnnzoo.data.images.MAX_IMAGE_PIXELS); these names are copies, for reading.
 __all__ = [
     "ASSETS", "CACHE_BYTES", "CIFAR10_NAMES", "DIGIT_NAMES", "FASHION_NAMES", "MAX_FILE_BYTES",
-    "MAX_FOLDER_IMAGES", "MAX_IMAGE_PIXELS", "MAX_ZIP_BYTES", "OFFLINE_ALTERNATIVES", "SHAPE_NAMES",
-    "SPLITS", "DatasetUnavailable", "ImageDataset", "augment_batch", "channel_stats", "dataset_info",
+    "MAX_FOLDER_IMAGES", "MAX_IMAGE_PIXELS", "MAX_ZIP_BYTES", "NORMALISATIONS", "OFFLINE_ALTERNATIVES", "SHAPE_NAMES",
+    "SPLITS", "DatasetUnavailable", "ImageDataset", "augment_batch", "channel_stats", "check_normalisation", "dataset_info",
     "dataset_names", "default_data_dir", "expected_files", "load_dataset", "load_image", "make_shapes",
     "normalize", "resize_uint8", "split_validation", "stratified_order", "stratified_subset",
+    "with_normalisation",
 ]

@@ -137,6 +137,31 @@ TORCHVISION_STATS = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 
+# How a run normalises its inputs (TrainConfig.normalisation): "dataset", the dataset's own
+# statistics (above, or measured on its training split); "none", x/255 in [0, 1] as ToTensor()
+# alone leaves it (the Inception tutorial, seed 002); "seeds-cifar", the mean/std the seeds' CIFAR
+# code normalises with (kuangliu/pytorch-cifar's; its std is not CIFAR-10's, see cifar10 above).
+NORMALISATIONS = ("dataset", "none", "seeds-cifar")
+SEEDS_CIFAR_STATS = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+
+
+def check_normalisation(how: str, channels: int) -> None:
+    """ValueError, saying what to choose, for a normalisation these images cannot have."""
+    if how not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {how!r}")
+    if how == "seeds-cifar" and channels != 3:
+        raise ValueError(f"the seeds' CIFAR mean/std is for colour images; this dataset has {channels} channel(s): "
+                         f"use normalisation 'dataset' or 'none'")
+
+
+def with_normalisation(ds: ImageDataset, how: str) -> ImageDataset:
+    """ds with the mean/std of normalisation `how` (NORMALISATIONS); the images are shared."""
+    check_normalisation(how, ds.channels)
+    if how == "dataset":
+        return ds
+    mean, std = SEEDS_CIFAR_STATS if how == "seeds-cifar" else ((0.0,) * ds.channels, (1.0,) * ds.channels)
+    return replace(ds, mean=mean, std=std)
+
 
 def dataset_names() -> list[str]:
     """All dataset names load_dataset accepts, built-in (offline) ones first."""
