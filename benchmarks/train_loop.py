@@ -4,12 +4,17 @@ resnet20 on 32×32 RGB images, batch 128, SGD, on this machine's CPU (or GPU if 
 
 - bare:   forward / backward / step on pre-loaded, pre-normalised tensors, nothing else
           (the limit any loop can reach; same memory format as cnnzoo's)
-- cnnzoo: cnnzoo.trainer.Trainer with crop + flip augmentation, metrics and events included
+- cnnzoo: cnnzoo.trainer.Trainer with crop + flip augmentation, metrics and events included, in
+          the precision "auto" chooses on this machine (cnnzoo.precision: bf16 where the CPU
+          computes it natively and it measured faster, else fp32); its choice is printed
+- cnnzoo_fp32: the same loop forced to fp32: the loop's own overhead against bare
 - tutorial: the source posts' style: a torchvision Dataset of PIL images with per-sample RandomCrop,
           RandomHorizontalFlip, ToTensor, Normalize, through a DataLoader (num_workers=2)
 
-The loops run interleaved, three rounds, and each figure is the median round. The last line
-is the ratio cnnzoo / bare (target >= 0.9); the line before it cnnzoo / tutorial (target >= 1.3).
+The loops run interleaved, three rounds, and each figure is the median round. Ratios printed:
+cnnzoo / tutorial (target >= 1.3), cnnzoo_fp32 / bare (the loop's overhead, target >= 0.9) and
+cnnzoo / bare, the chosen path against bare fp32 PyTorch (target >= 1.3 where the CPU has
+native bf16, >= 0.97 elsewhere).
 
     python benchmarks/train_loop.py [--steps 12]
 """
@@ -28,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnzoo import create_model  # noqa: E402
 from cnnzoo.data import ImageDataset  # noqa: E402
 from cnnzoo.compute import MEMORY_FORMAT, pick_device  # noqa: E402
+from cnnzoo.precision import cpu_has_native_bf16  # noqa: E402
 from cnnzoo.trainer import TrainConfig, Trainer  # noqa: E402
 
 BATCH, SIZE, MODEL = 128, 32, "resnet20"
@@ -62,14 +68,18 @@ def bare(train: ImageDataset, steps: int, device) -> float:
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def cnnzoo_loop(train: ImageDataset, test: ImageDataset, steps: int, device) -> float:
+CHOSEN = {}  # the precision "auto" chose, and why
+
+
+def cnnzoo_loop(train: ImageDataset, test: ImageDataset, steps: int, device, precision: str = "auto") -> float:
     config = TrainConfig(model=MODEL, epochs=1, batch_size=BATCH, lr=0.05, schedule="cosine",
-                         augment=True, evals_per_epoch=1, device=str(device))
+                         augment=True, evals_per_epoch=1, device=str(device), precision=precision)
     trainer = Trainer(config, train_set=train, test_set=test)
     start = None
     for event in trainer.run():
         if event.kind == "start":
-            start = time.perf_counter()  # after the model is built, like bare's clock
+            start = time.perf_counter()  # after the model is built (and the precision chosen), like bare's clock
+            CHOSEN[precision] = (trainer.precision, trainer.precision_why)
     return steps * BATCH / (time.perf_counter() - start)
 
 
@@ -114,17 +124,21 @@ def main(argv=None):
     args = p.parse_args(argv)
     device = pick_device("auto")
     train, test = fake_cifar(args.steps * BATCH), fake_cifar(BATCH, seed=1)
-    results = {"bare": [], "cnnzoo": [], "tutorial": []}
+    results = {"bare": [], "cnnzoo": [], "cnnzoo_fp32": [], "tutorial": []}
     bare(train, 2, device), cnnzoo_loop(fake_cifar(2 * BATCH), test, 2, device)  # warm-up
     for _ in range(args.rounds):
         results["bare"].append(bare(train, args.steps, device))
         results["cnnzoo"].append(cnnzoo_loop(train, test, args.steps, device))
+        results["cnnzoo_fp32"].append(cnnzoo_loop(train, test, args.steps, device, precision="fp32"))
         results["tutorial"].append(tutorial_loop(train, args.steps, device))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"device: {device}, threads: {torch.get_num_threads()}, {MODEL}, batch {BATCH}, {args.steps} steps x {args.rounds} rounds")
     for name, value in med.items():
         print(f"{name} images/s: {value:.1f}")
+    chosen, why = CHOSEN["auto"]
+    print(f"cnnzoo precision: {chosen} ({why}); native bf16 on this CPU: {cpu_has_native_bf16()}")
     print(f"cnnzoo/tutorial-style: {med['cnnzoo'] / med['tutorial']:.2f}")
+    print(f"cnnzoo_fp32/bare: {med['cnnzoo_fp32'] / med['bare']:.2f}")
     print(f"cnnzoo/bare: {med['cnnzoo'] / med['bare']:.2f}")
 
 

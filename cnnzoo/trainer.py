@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from cnnzoo import data as datasets
 from cnnzoo.cam import CAMTimeline
 from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
-from cnnzoo.compute import MEMORY_FORMAT, autocast_for, pick_device, predict_logits, seeded_generator
+from cnnzoo.compute import MEMORY_FORMAT, pick_device, predict_logits, seeded_generator
+from cnnzoo.precision import PRECISIONS, choose_precision, training_autocast
 from cnnzoo.registry import get_entry, model_knobs, seeded_model
 from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBase, open_run
 
@@ -50,6 +51,7 @@ class TrainConfig(RunConfig):
     """Everything that defines a run. Stored inside checkpoints, so a run can be resumed."""
 
     RESUMABLE: ClassVar[tuple[str, ...]] = ("epochs", "out_dir", "time_limit_s", "device")
+    STORED_DEFAULTS: ClassVar[dict] = {"precision": "fp32"}  # runs stored before 2026-12-02 trained in fp32
 
     model: str = "simple_cnn"
     knobs: dict = field(default_factory=dict)
@@ -74,6 +76,9 @@ class TrainConfig(RunConfig):
     # "dataset": the dataset's own mean/std; "none": [0, 1] (ToTensor() alone); "seeds-cifar": the
     # seeds' CIFAR code's mean/std (cnnzoo.data.NORMALISATIONS). Checkpoints record what was used.
     normalisation: str = "dataset"
+    # The training step's number format: "auto" measures on this machine (cnnzoo.precision: bf16
+    # where the CPU computes it natively and it is faster, mixed precision on CUDA), or "fp32", "bf16".
+    precision: str = "auto"
     seed: int = 0
     train_subset: int | None = None  # train on only the first N (shuffled) images
     val_fraction: float = 0.0  # held out of train; picks the "best" checkpoint
@@ -103,6 +108,7 @@ class TrainConfig(RunConfig):
             (all(0 < m < 1 for m in self.milestones), "milestones are fractions of the run, each in (0, 1)"),
             (0 <= self.warmup_epochs < self.epochs, "warm-up must be shorter than the run"),
             (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.normalisation in datasets.NORMALISATIONS, f"normalisation must be one of {datasets.NORMALISATIONS}"),
             (self.normalisation != "seeds-cifar" or datasets.dataset_info(self.dataset)["channels"] == 3,
              f"the seeds' CIFAR mean/std is for colour images, not {self.dataset}: use normalisation 'dataset' or 'none'"),
@@ -248,6 +254,10 @@ class Trainer(TrainerBase):
         self.images = self.train_set.images.to(self.device)  # uint8 (N, C, H, W), moved once
         self.labels = self.train_set.labels.to(self.device)
         self.batches = ShuffledBatches(len(self.train_set), c.batch_size, c.seed, self.device)
+        if self.resume_state.get("precision"):  # a resumed run keeps the format it started in
+            self.precision, self.precision_why = self.resume_state["precision"], "as the run started"
+        else:
+            self.precision, self.precision_why = choose_precision(c.precision, self.model, *self.batch(0), self.device)
         per_epoch = self.batches.per_epoch
         self.total_steps = max(1, round(c.epochs * per_epoch))
         self.warmup_steps = round(c.warmup_epochs * per_epoch)
@@ -351,7 +361,7 @@ class Trainer(TrainerBase):
         return lr
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        with autocast_for(self.device):
+        with training_autocast(self.device, self.precision):
             logits = self.model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
@@ -438,7 +448,7 @@ class Trainer(TrainerBase):
     def start_message(self) -> str:
         c = self.config
         return (f"{c.model} on {c.dataset}: {len(self.train_set)} training images, {self.total_steps} steps "
-                f"of {self.batches.batch_size} on {self.device}")
+                f"of {self.batches.batch_size} on {self.device}, {self.precision} ({self.precision_why})")
 
     def capture_cam_frame(self, at_start: bool = False) -> None:
         """One frame of the CAM timeline: before the first step, and once per epoch."""
@@ -453,7 +463,7 @@ class Trainer(TrainerBase):
     def checkpoint_meta(self) -> dict:
         return {**self.train_set.meta(), "dataset": self.config.dataset, "model": self.config.model,
                 "knobs": self.model_knobs(), "metrics": dict(self.metrics), "epoch": self.epoch(),
-                "train_config": self.config.to_dict()}
+                "train_config": self.config.to_dict(), "precision": self.precision}
 
     def save_weights(self, name: str) -> Path | None:
         """The model as <name>.safetensors ("last" or "best"), with its metadata."""
@@ -470,7 +480,7 @@ class Trainer(TrainerBase):
             return
         save_training_state(self.run_dir.state_path(self.last_checkpoint), {
             "config": self.config.to_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-            "history": self.history, "best_metric": self.best_metric,
+            "history": self.history, "best_metric": self.best_metric, "precision": self.precision,
             "timeline": self.timeline.state() if self.timeline is not None else None,
         })  # fmt: skip
 

@@ -9,9 +9,10 @@ import torch
 from cnnzoo.checkpoints import load_checkpoint
 from cnnzoo.trainer import TrainConfig, Trainer, TrainEvent, confusion_matrix, lr_factor
 
-# A tiny, fast run: 256 digits images, a narrow simple_cnn, 2 epochs of 8 steps.
+# A tiny, fast run: 256 digits images, a narrow simple_cnn, 2 epochs of 8 steps; fp32, so two runs
+# compare exactly whatever "auto" would measure on a busy machine.
 TINY = dict(model="simple_cnn", knobs={"width": 16}, dataset="digits", epochs=2, batch_size=32,
-            train_subset=256, lr=0.05, schedule="constant", logs_per_epoch=8, evals_per_epoch=2)
+            train_subset=256, lr=0.05, schedule="constant", logs_per_epoch=8, evals_per_epoch=2, precision="fp32")
 
 
 def run_all(trainer, stop=None):
@@ -163,3 +164,32 @@ def test_validation_split_picks_the_best_checkpoint(tmp_path):
     assert all(e.val_acc is not None for e in evals)
     _, meta = load_checkpoint(tmp_path / "best.safetensors")
     assert meta["metrics"]["val_acc"] == pytest.approx(max(e.val_acc for e in evals if e.epoch == int(e.epoch)))
+
+
+def test_the_training_step_runs_in_the_chosen_precision_and_a_resume_keeps_it(tmp_path, monkeypatch):
+    """bf16 asked for runs the step under bf16 autocast (evaluation stays fp32); the format is
+    stored with the run, so a resume continues in it even where "auto" would now choose otherwise."""
+    seen = []
+    original = torch.autocast
+
+    def spy(device_type, dtype=None, enabled=True, **kw):
+        seen.append((dtype, enabled))
+        return original(device_type, dtype=dtype, enabled=enabled, **kw)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    stop = threading.Event()
+    trainer = Trainer(TrainConfig(**{**TINY, "precision": "bf16"}, out_dir=str(tmp_path)))
+    events = []
+    for e in trainer.run(stop):
+        events.append(e)
+        if e.kind == "step" and e.step == 2:
+            stop.set()
+    assert "bf16 (as asked)" in events[0].message
+    assert (torch.bfloat16, True) in seen
+    _, meta = load_checkpoint(tmp_path / "last.safetensors")
+    assert meta["precision"] == "bf16" and meta["train_config"]["precision"] == "bf16"
+    resumed = Trainer(resume_from=tmp_path)
+    first = next(resumed.run())
+    assert resumed.precision == "bf16" and "as the run started" in first.message
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(**{**TINY, "precision": "fp16"}).validate()
