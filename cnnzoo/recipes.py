@@ -66,6 +66,13 @@ RECIPES: dict[str, dict] = {
     ),
 }
 
+# The ResNet paper's Figure 1/6 at classroom scale (the Train tab's degradation preset and
+# benchmarks/degradation.py): plain nets get *worse* with depth, residual nets do not, on the
+# same data and recipe.
+DEGRADATION_MODELS = ["plain20", "resnet20", "plain56", "resnet56"]
+DEGRADATION_RECIPE = dict(dataset="digits", image_size=16, epochs=12, batch_size=64, optimizer="sgd",
+                          lr=0.05, schedule="onecycle", weight_decay=1e-4, augment=True, seed=0)
+
 # GANConfig fields. Batch sizes the seeds leave to a BATCH_SIZE they never show are the papers':
 # DCGAN trained with mini-batches of 128, WGAN's Algorithm 1 has m = 64.
 GAN_PRESETS: dict[str, dict] = {

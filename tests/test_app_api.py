@@ -12,6 +12,8 @@ ENDPOINTS = {
     "/cam_select_model": ['model', 'top_k', 'colormap', 'opacity', 'box_mode'],
     "/cam_upload_checkpoint": ['checkpoint', 'top_k', 'colormap', 'opacity', 'box_mode'],
     "/degradation": ['smoothing'],
+    "/degradation_figure": ['seed'],
+    "/degradation_stop": [],
     "/gan_preset": ['preset'],
     "/gan_sample": ['generator', 'seed', 'grid_side'],
     "/gan_stop": [],
@@ -35,8 +37,8 @@ ENDPOINTS = {
     "/top_images": ['model', 'layer', 'channel'],
     "/trace": ['model_name', 'input_channels', 'input_height', 'input_width', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes'],
     "/trace_export": ['model_name', 'input_channels', 'input_height', 'input_width', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes', 'batch_size'],
-    "/train_recipe": ['recipe'],
     "/train": ['model_name', 'depth', 'widen_factor', 'growth_rate', 'reduction', 'bottleneck', 'dropout', 'shortcut', 'pool', 'width', 'downsample', 'num_classes', 'dataset', 'image_size', 'epochs', 'batch_size', 'optimizer', 'lr', 'momentum', 'weight_decay', 'schedule', 'augment', 'label_smoothing', 'seed', 'train_subset', 'val_fraction', 'smoothing', 'folder_zip', 'cam_timeline', 'probe_index'],
+    "/train_recipe": ['recipe'],
 }  # fmt: skip
 
 

@@ -160,3 +160,32 @@ def test_layer_responses_of_the_shipped_pair_and_of_mismatched_or_missing_models
         client.predict(DEFAULT_PLAIN, "shipped:simple-shapes-cam.safetensors", api_name="/layer_responses")
     with pytest.raises(Exception, match="no model"):
         client.predict(DEFAULT_PLAIN, "upload:nothing.safetensors", api_name="/layer_responses")
+
+
+def test_the_degradation_figure_trains_the_four_nets_and_tabulates_them(url, monkeypatch):
+    """A tiny version of the classroom preset (its full version: benchmarks/degradation.py)."""
+    import ui.degradation_section as section
+
+    monkeypatch.setattr(section, "DEGRADATION_RECIPE", {**section.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64,
+                                                        "image_size": 8, "precision": "fp32"})
+    status, figure, table = new_client(url).predict(3, api_name="/degradation_figure")
+    assert "**Seed 3.**" in status and "points" in status and figure["type"] == "matplotlib"
+    rows = {row[0]: row for row in table["data"]}
+    assert list(rows) == ["plain20", "resnet20", "plain56", "resnet56"]
+    assert all(row[1].endswith("%") and row[2].endswith("%") and row[3] > 0 for row in rows.values())
+    with pytest.raises(Exception, match="less than minimum|whole number"):
+        new_client(url).predict(-1, api_name="/degradation_figure")
+    assert new_client(url).predict(api_name="/degradation_stop") == "Nothing is training on this page."
+
+
+def test_degradation_curves_read_on_a_log_axis_whatever_the_errors():
+    from ui.degradation_section import MIN_ERROR, curves, degradation_figure
+
+    history = [{"kind": "step", "epoch": 0.5, "train_acc": 1.0}, {"kind": "step", "epoch": 1.0, "train_acc": 0.3},
+               {"kind": "eval", "epoch": 1.0, "test_acc": 0.999999}, {"kind": "end", "epoch": 1.0}]
+    train_x, train_y, test_x, test_y = curves(history)
+    assert (train_x, test_x) == ([0.5, 1.0], [1.0]) and train_y[0] == MIN_ERROR
+    assert train_y[1] == pytest.approx(0.7 / 1.8)  # pandas' ewm(alpha=0.2): (0 + 0.7) / (0.8 + 1)
+    assert test_y == [MIN_ERROR]  # a perfect epoch sits on the axis's floor, not at log(0)
+    ax = degradation_figure({"plain56": history}).axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim() == (MIN_ERROR, 1.0)

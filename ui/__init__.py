@@ -2,7 +2,7 @@
 
     shapes_tab.py (+ calculator.py)  train_tab.py  inside_tab.py (+ inside_view.py)
     cam_tab.py (+ cam_models.py, cam_view.py)  gan_tab.py (+ gan_generate.py)
-    experiments_tab.py (+ experiments_view.py, responses_section.py)
+    experiments_tab.py (+ experiments_view.py, degradation_section.py, responses_section.py)
     calculator.py  the trace as a calculator (meta-device traces, the time-per-epoch estimate),
                    shared by the Shapes and Train tabs
     common.py      errors, number fields, concurrency settings, outputs by name, the LinePlot

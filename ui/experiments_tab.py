@@ -38,6 +38,7 @@ from ui.cam_models import MODELS, CamModel, model_choices, resolve_model, test_s
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, number, serve, user_errors
 from ui.experiments_view import contour_figure, line_figure, save_files, summary_text, surface_figure
 from ui.library import file_key
+from ui.degradation_section import degradation_section
 from ui.responses_section import responses_section
 from ui.sessions import Session, detach_page, page_load, session_for
 
@@ -337,6 +338,7 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · Experiments") as demo:
         gr.Markdown("## Experiments\nThe ResNet paper's questions, measured on the networks of this page.")
         loaded = page_load(demo)  # the sections' load events follow it: they see the browser's session
+        degradation_section(EXPERIMENT_CONCURRENCY)  # shares the landscape's slot: both keep 2 cores busy
         pair = landscape_section(loaded)
         responses_section(pair["plain"], pair["residual"], RESPONSES_CONCURRENCY)  # the same two networks
         demo.unload(detach_page)

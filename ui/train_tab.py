@@ -25,7 +25,7 @@ import torch
 from matplotlib.figure import Figure
 
 from cnnzoo import data as datasets
-from cnnzoo.recipes import RECIPES
+from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE, RECIPES
 from cnnzoo.registry import list_models
 from cnnzoo.trainer import ClassifierReport, TrainConfig, Trainer, classifier_report
 from cnnzoo.viz import enlarge, save_png, whole_scale
@@ -44,11 +44,7 @@ from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
 IMAGE_SIZES = ["native", "16", "28", "32", "64"]
-# The ResNet paper's Figure 1/6 at classroom scale: plain nets get *worse* with depth, residual
-# nets better, on the same data and recipe.
-DEGRADATION_MODELS = ["plain20", "resnet20", "plain56", "resnet56"]
-DEGRADATION_RECIPE = dict(dataset="digits", image_size=16, epochs=12, batch_size=64, optimizer="sgd",
-                          lr=0.05, schedule="onecycle", weight_decay=1e-4, augment=True, seed=0, cam_probe=0)
+DEGRADATION_RECIPE = {**DEGRADATION_RECIPE, "cam_probe": 0}  # the Train tab also shows each run's CAM timeline
 MISCLASSIFIED_SHOWN = 24
 
 # What the training events update, by name (ui.common.Outputs).

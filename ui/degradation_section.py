@@ -1,0 +1,143 @@
+"""The Experiments tab's "Degradation" section: the ResNet paper's Figure 1/6 at classroom scale.
+
+plain-20, ResNet-20, plain-56 and ResNet-56 train one after another with the same recipe
+(cnnzoo.recipes.DEGRADATION_RECIPE) in this page's request, streaming one figure: training
+error (thin) and test error (bold) by epoch, on a log axis so that 0.3% and 70% both read. At
+the end a table gives each net's final training error (the trained net in eval mode on the
+whole training set), test error and seconds. Measured with benchmarks/degradation.py (seeds
+0, 1, 2): plain-56's training error is 42, 70 and 52 points above plain-20's; ResNet-56's is
+within 3 of 1,437 training images of ResNet-20's; all four take 65-76 s on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import gradio as gr
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE
+from cnnzoo.trainer import TrainConfig, Trainer, evaluate
+from ui.common import LIGHT, UPDATE_EVERY_S, user_errors
+from ui.sessions import session_for
+
+COLORS = {"plain20": "tab:orange", "plain56": "tab:red", "resnet20": "tab:cyan", "resnet56": "tab:blue"}
+MIN_ERROR = 1e-3  # the log axis's floor: 0.1%, one image in a thousand
+TRAIN_SMOOTHING = 0.2  # EWM weight of the newest of the 20 training-error records per epoch (the Train tab's way)
+
+_stops: dict[str, threading.Event] = {}
+_stops_lock = threading.Lock()
+
+
+def curves(history: list[dict]) -> tuple[list, list, list, list]:
+    """(epochs, training error) from the step records, smoothed as the Train tab smooths (each record
+    averages a few batches, so it jumps), and (epochs, test error) from the eval records."""
+    steps = [r for r in history if r.get("kind") == "step" and r.get("train_acc") is not None]
+    evals = [r for r in history if r.get("kind") == "eval" and r.get("test_acc") is not None]
+    train = pd.Series([1 - r["train_acc"] for r in steps], dtype=float).ewm(alpha=TRAIN_SMOOTHING).mean()
+    return ([r["epoch"] for r in steps], [max(MIN_ERROR, e) for e in train],
+            [r["epoch"] for r in evals], [max(MIN_ERROR, 1 - r["test_acc"]) for r in evals])
+
+
+def degradation_figure(histories: dict[str, list[dict]]) -> Figure:
+    """Figure 1/6 of He et al. 2016: thin training error, bold test error, per net, log axis."""
+    fig = Figure(figsize=(9, 5.0), layout="constrained")
+    ax = fig.subplots()
+    for name, history in histories.items():
+        train_x, train_y, test_x, test_y = curves(history)
+        ax.plot(train_x, train_y, "-", linewidth=1.0, alpha=0.8, color=COLORS.get(name), label=f"{name} training")
+        ax.plot(test_x, test_y, "o-", linewidth=2.4, markersize=3, color=COLORS.get(name), label=f"{name} test")
+    ax.set_yscale("log")
+    ax.set_ylim(MIN_ERROR, 1.0)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:g}%")
+    ax.set(xlabel="epoch", ylabel="error (log scale)",
+           title="degradation: thin = training error, bold = test error (He et al. 2016, Fig. 1/6)")
+    ax.grid(True, which="both", alpha=0.25)
+    fig.legend(fontsize="small", ncol=4, loc="outside lower center")  # below: the curves fill the axes
+    return fig
+
+
+def final_table(results: dict[str, dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"network": name, "training error": f"{100 * r['train']:.2f}%",
+                          "test error": f"{100 * r['test']:.2f}%", "seconds": round(r["seconds"], 1)}
+                         for name, r in results.items()])
+
+
+def summary(results: dict[str, dict], seed: int) -> str:
+    if not {"plain20", "plain56", "resnet20", "resnet56"} <= set(results):
+        return f"Stopped after {', '.join(results) or 'no network'}: press the button to run all four again."
+    plain = 100 * (results["plain56"]["train"] - results["plain20"]["train"])
+    residual = 100 * (results["resnet56"]["train"] - results["resnet20"]["train"])
+    return (f"**Seed {seed}.** Deeper is worse for the plain nets: plain-56's *training* error is "
+            f"**{plain:+.1f} points** against plain-20's, so it is not overfitting, it fails to optimise. "
+            f"With shortcuts the deeper net is not worse: ResNet-56 − ResNet-20 = **{residual:+.2f} points**. "
+            f"All four in {sum(r['seconds'] for r in results.values()):.0f} s.")
+
+
+def run_degradation(seed: int = 0, request: gr.Request = None):
+    """Train plain20, resnet20, plain56 and resnet56 with the classroom degradation recipe and `seed`,
+    one after another; streams (status, figure, table). degradation_stop stops it."""
+    with user_errors():
+        if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**31:
+            raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
+    seed, key = int(seed), session_for(request).key
+    with _stops_lock:
+        stop = _stops[key] = threading.Event()
+    histories, results, shown = {}, {}, 0.0
+    try:
+        for k, name in enumerate(DEGRADATION_MODELS):
+            trainer = Trainer(TrainConfig(model=name, **{**DEGRADATION_RECIPE, "seed": seed}))
+            started = time.perf_counter()
+            for event in trainer.run(stop):
+                histories[name] = trainer.history
+                if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:  # a figure costs ~0.1 s to draw
+                    shown = time.monotonic()
+                    yield (f"**{name}** ({k + 1} of 4): epoch {event.epoch:.1f} of {DEGRADATION_RECIPE['epochs']}",
+                           degradation_figure(histories), gr.skip())
+            if stop.is_set():
+                break
+            results[name] = dict(train=1 - evaluate(trainer.model, trainer.train_set)[1],
+                                 test=1 - evaluate(trainer.model, trainer.test_set)[1],
+                                 seconds=time.perf_counter() - started)
+        yield summary(results, seed), degradation_figure(histories), final_table(results)
+    finally:
+        with _stops_lock:
+            if _stops.get(key) is stop:
+                del _stops[key]
+
+
+def degradation_stop(request: gr.Request = None) -> str:
+    with _stops_lock:
+        stop = _stops.get(session_for(request).key)
+    if stop is None:
+        return "Nothing is training on this page."
+    stop.set()
+    return "Stopping after the current step…"
+
+
+INTRO = f"""**Degradation** (He et al. 2016, Figure 1 and Figure 6). Stack more layers on a plain net
+and its *training* error goes up: not overfitting, an optimisation failure. Shortcuts remove it.
+Four nets train one after another on the built-in digits with one recipe
+({DEGRADATION_RECIPE['image_size']}×{DEGRADATION_RECIPE['image_size']} px, {DEGRADATION_RECIPE['epochs']} epochs,
+batch {DEGRADATION_RECIPE['batch_size']}, SGD lr {DEGRADATION_RECIPE['lr']} one-cycle): about 1-2 minutes
+on a laptop. Measured for seeds 0, 1, 2 (benchmarks/degradation.py): plain-56 ends 42-70 points of
+training error above plain-20, ResNet-56 within 0.2 points of ResNet-20."""
+
+
+def degradation_section(concurrency: dict) -> dict:
+    c = {}
+    with gr.Accordion("Degradation: deeper plain nets train worse", open=True):
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=True):
+            c["degradation_seed"] = gr.Number(0, label="seed", precision=0, minimum=0, min_width=90)
+            c["degradation_btn"] = gr.Button("train the four nets", variant="primary", elem_id="degradation-run")
+            c["degradation_stop"] = gr.Button("Stop", elem_id="degradation-stop")
+        c["degradation_status"] = gr.Markdown(elem_id="degradation-status")
+        c["degradation_plot"] = gr.Plot(label="degradation", show_label=False, format="png", elem_id="degradation-plot")
+        c["degradation_table"] = gr.Dataframe(label="final numbers", interactive=False, elem_id="degradation-table")
+    outputs = [c["degradation_status"], c["degradation_plot"], c["degradation_table"]]
+    c["degradation_btn"].click(run_degradation, c["degradation_seed"], outputs, api_name="degradation_figure",
+                               **concurrency)
+    c["degradation_stop"].click(degradation_stop, None, c["degradation_status"], api_name="degradation_stop", **LIGHT)
+    return c
