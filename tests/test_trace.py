@@ -284,8 +284,9 @@ def test_gradients_are_zero_outside_the_computed_field_and_reach_its_edges(one_t
 def test_resnet18_gradients_stay_inside_its_435_pixel_field(one_thread):
     # 448×448, so that the field of position 7 of the 14×14 map, 7·32 ± 217 = 7 … 441, fits inside.
     torch.manual_seed(0)
-    # Eval mode: in training, batch norm's batch statistics mix every position of the map.
-    model = create_model("resnet18_imagenet", num_classes=10).eval().requires_grad_(False)
+    # Eval mode: in training, batch norm's batch statistics mix every position of the map. No zero-γ
+    # start: a branch that outputs zeros passes no gradient, and only the shortcuts' field would show.
+    model = create_model("resnet18_imagenet", num_classes=10, zero_init_residual=False).eval().requires_grad_(False)
     span = {r.name: r for r in trace(model, (3, 448, 448)).rows}["layer4.1.relu"].field[0]
     field = field_mask(span, 7, 448)
     assert bounding_box(field) == (7, 441, 7, 441)
