@@ -125,3 +125,15 @@ def test_a_session_is_removed_a_grace_period_after_its_last_page_left_unless_it_
     assert key not in sessions._sessions and not left.folder.exists()
     assert sessions._sessions.get(busy_key) is training and training.folder.exists()
     training.job = None
+
+
+def test_page_stops_stop_only_their_own_pages_request():
+    stops = sessions.PageStops()
+    mine, other = sessions.session_for(page("stops-1")), sessions.session_for(page("stops-2"))
+    running, theirs = stops.start(mine), stops.start(other)
+    assert stops.stop(mine) and running.is_set() and not theirs.is_set()
+    again = stops.start(mine)  # a new request of the same page gets a fresh Stop
+    stops.done(mine, running)  # the old request ending does not forget the new one
+    assert not again.is_set() and stops.stop(mine) and again.is_set()
+    stops.done(mine, again)
+    assert not stops.stop(mine)  # nothing of that page runs any more

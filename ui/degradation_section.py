@@ -10,7 +10,6 @@ within 3 of 1,437 training images of ResNet-20's; all four take 65-76 s on 2 CPU
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import gradio as gr
@@ -20,14 +19,13 @@ from matplotlib.figure import Figure
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE
 from cnnzoo.trainer import TrainConfig, Trainer, evaluate
 from ui.common import LIGHT, UPDATE_EVERY_S, user_errors
-from ui.sessions import session_for
+from ui.sessions import PageStops, session_for
 
 COLORS = {"plain20": "tab:orange", "plain56": "tab:red", "resnet20": "tab:cyan", "resnet56": "tab:blue"}
 MIN_ERROR = 1e-3  # the log axis's floor: 0.1%, one image in a thousand
 TRAIN_SMOOTHING = 0.2  # EWM weight of the newest of the 20 training-error records per epoch (the Train tab's way)
 
-_stops: dict[str, threading.Event] = {}
-_stops_lock = threading.Lock()
+STOPS = PageStops()  # each page's Stop of its degradation runs
 
 
 def curves(history: list[dict]) -> tuple[list, list, list, list]:
@@ -81,9 +79,8 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
     with user_errors():
         if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**31:
             raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
-    seed, key = int(seed), session_for(request).key
-    with _stops_lock:
-        stop = _stops[key] = threading.Event()
+    seed, session = int(seed), session_for(request)
+    stop = STOPS.start(session)
     histories, results, shown = {}, {}, 0.0
     try:
         for k, name in enumerate(DEGRADATION_MODELS):
@@ -102,17 +99,13 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
                                  seconds=time.perf_counter() - started)
         yield summary(results, seed), degradation_figure(histories), final_table(results)
     finally:
-        with _stops_lock:
-            if _stops.get(key) is stop:
-                del _stops[key]
+        STOPS.done(session, stop)
 
 
 def degradation_stop(request: gr.Request = None) -> str:
-    with _stops_lock:
-        stop = _stops.get(session_for(request).key)
-    if stop is None:
+    """Stop this page's degradation runs after the current step; the figure keeps what was trained."""
+    if not STOPS.stop(session_for(request)):
         return "Nothing is training on this page."
-    stop.set()
     return "Stopping after the current step…"
 
 

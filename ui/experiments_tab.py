@@ -40,7 +40,7 @@ from ui.experiments_view import contour_figure, line_figure, save_files, summary
 from ui.library import file_key
 from ui.degradation_section import degradation_section
 from ui.responses_section import responses_section
-from ui.sessions import Session, detach_page, page_load, session_for
+from ui.sessions import PageStops, Session, detach_page, page_load, session_for
 
 # Layer responses: a pass over the test set and two gradient batches per network (seconds), cached.
 RESPONSES_CONCURRENCY = dict(concurrency_id="responses", concurrency_limit=2)
@@ -60,8 +60,7 @@ assert [value for _, value in BN_CHOICES] == list(BN_MODES)
 
 # Finished (Landscape, Interpolation) by model file and settings, shared by every page.
 RESULTS: KeyedCache = KeyedCache(max_entries=32)
-_stops: dict[str, threading.Event] = {}  # session key -> the Stop of its landscape in progress
-_stops_lock = threading.Lock()
+STOPS = PageStops()  # each page's Stop of its landscape in progress
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +128,7 @@ def landscape(plain: str = DEFAULT_PLAIN, residual: str = DEFAULT_RESIDUAL, step
         settings = landscape_settings(steps, span, batches, seed, bn)
         networks = load_pair(plain, residual, session)
         probe = fixed_batches(test_set(networks[0].cm), settings["batches"])
-    stop = fresh_stop(session)
+    stop = STOPS.start(session)
     deadline = time.monotonic() + MAX_EXPERIMENT_S
     results, lines = {}, {}
     try:
@@ -140,7 +139,7 @@ def landscape(plain: str = DEFAULT_PLAIN, residual: str = DEFAULT_RESIDUAL, step
                 break
         yield finished_view(networks, results, lines, settings, session)
     finally:
-        release_stop(session, stop)
+        STOPS.done(session, stop)
 
 
 def compute(network: Network, probe, settings: dict, stop: threading.Event, deadline: float, place: tuple):
@@ -220,25 +219,10 @@ def finished_view(networks, results: dict, lines: dict, settings: dict, session:
                              line=drawn["interpolation"], summary=summary_text(grids, lines), files=files)
 
 
-def fresh_stop(session: Session) -> threading.Event:
-    with _stops_lock:
-        stop = _stops[session.key] = threading.Event()
-    return stop
-
-
-def release_stop(session: Session, stop: threading.Event) -> None:
-    with _stops_lock:
-        if _stops.get(session.key) is stop:
-            del _stops[session.key]
-
-
 def landscape_stop(request: gr.Request = None) -> str:
     """Stop this page's landscape: it keeps the points computed so far and shows them."""
-    with _stops_lock:
-        stop = _stops.get(session_for(request).key)
-    if stop is None:
+    if not STOPS.stop(session_for(request)):
         return "Nothing is computing on this page."
-    stop.set()
     return "Stopping after the points in flight…"
 
 

@@ -214,3 +214,31 @@ def _expire_idle() -> None:  # with _lock held
         if not session.busy and (left or now - session.last_used > IDLE_TTL_S):
             del _sessions[key]
             shutil.rmtree(session.folder, ignore_errors=True)
+
+
+class PageStops:
+    """A Stop for each page's long request that is not a training job (an experiment streaming in
+    its own request): start() gives the page a fresh Event for the request to check, stop() sets
+    the page's current one, done() forgets it when the request ends. One page never stops another."""
+
+    def __init__(self):
+        self._stops: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: Session) -> threading.Event:
+        with self._lock:
+            stop = self._stops[session.key] = threading.Event()
+        return stop
+
+    def done(self, session: Session, stop: threading.Event) -> None:
+        with self._lock:
+            if self._stops.get(session.key) is stop:
+                del self._stops[session.key]
+
+    def stop(self, session: Session) -> bool:
+        """Stop the page's request; False when nothing of it is running."""
+        with self._lock:
+            stop = self._stops.get(session.key)
+        if stop is not None:
+            stop.set()
+        return stop is not None
