@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import gradio as gr
 import torch
 import torch.nn as nn
 
@@ -24,7 +25,7 @@ from cnnzoo.models.resnet import (
 from cnnzoo.registry import create_model, model_info
 from cnnzoo.viz import save_png
 from ui.library import ModelLibrary, file_key
-from ui.sessions import Session
+from ui.sessions import Session, session_for
 
 DEFAULT_CHECKPOINT = "simple-shapes-cam.safetensors"
 # Measured on 8×8 maps of 32×32 shapes: boxes at the paper's 0.2 were ~2.3× too large, 0.5 was
@@ -120,6 +121,14 @@ def model_choices(session: Session) -> list[tuple[str, str]]:
     """(label, key) for every model this page may use."""
     return MODELS.choices(session) + [(f"resnet{d}_imagenet (ImageNet, torchvision weights)", f"imagenet:{d}")
                                       for d in imagenet_available()]
+
+
+def refresh_models(model: str, request: gr.Request):
+    """The model list again, keeping the choice: runs finished in the Train tab since the page
+    opened appear (the CAM and Inside tabs' ↻, and their dropdowns' focus)."""
+    choices = model_choices(session_for(request))
+    keys = [key for _, key in choices]
+    return gr.update(choices=choices, value=model if model in keys else (keys[0] if keys else None))
 
 
 def model_identity(key: str, session: Session) -> tuple:

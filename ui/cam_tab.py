@@ -29,7 +29,7 @@ from cnnzoo.data import load_dataset, load_image
 from cnnzoo.viz import enlarge, save_png, whole_scale
 from ui.cam_models import (
     EXAMPLES_DIR, MODELS, SMALL_IMAGE_THRESHOLD, CamModel, example_file, imagenet_note, model_choices,
-    model_identity, model_text, resolve_model, test_set,
+    model_identity, model_text, refresh_models, resolve_model, test_set,
 )  # fmt: skip
 from ui.cam_view import (
     EMPTY_VIEW, IOU_MIN, MAX_TOP_K, compute_view, localisation_figure, localisation_summary, localisation_table,
@@ -180,13 +180,6 @@ def open_tab(top_k, colormap, opacity, box_mode, request: gr.Request):
     model = choices[0][1] if choices else None
     return (gr.update(choices=choices, value=model), imagenet_note(),
             *select_model(model, top_k, colormap, opacity, box_mode, request))
-
-
-def refresh_models(model: str, request: gr.Request):
-    """The model list again: runs finished in the Train tab since the page opened appear."""
-    choices = model_choices(session_for(request))
-    keys = [key for _, key in choices]
-    return gr.update(choices=choices, value=model if model in keys else (keys[0] if keys else None))
 
 
 def upload_checkpoint(checkpoint: str | None, top_k, colormap, opacity, box_mode, request: gr.Request):

@@ -24,7 +24,8 @@ from cnnzoo.data import load_image
 from cnnzoo.inside import channel_maxima, conv_filters, layer_outputs, rank_channels, stage_names
 from cnnzoo.trace import ROOT_NAME, trace
 from ui.cam_models import (
-    MODELS, CamModel, example_file, model_choices, model_identity, model_text, resolve_model, test_set,
+    MODELS, CamModel, example_file, model_choices, model_identity, model_text, refresh_models, resolve_model,
+    test_set,
 )  # fmt: skip
 from ui.common import LIGHT, Outputs, controls_and_view, picture_input, serve, user_errors
 from ui.inside_view import (
@@ -157,12 +158,6 @@ def open_tab(scale, request: gr.Request):
     choices = model_choices(session_for(request))
     model = choices[0][1] if choices else None
     return gr.update(choices=choices, value=model), *select_model(model, scale, request)
-
-
-def refresh_models(model: str, request: gr.Request):
-    choices = model_choices(session_for(request))
-    keys = [key for _, key in choices]
-    return gr.update(choices=choices, value=model if model in keys else (keys[0] if keys else None))
 
 
 def upload_checkpoint(checkpoint: str | None, scale: str, request: gr.Request):
