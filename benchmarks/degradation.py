@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cnnzoo.trainer import TrainConfig, Trainer, evaluate  # noqa: E402
+from cnnzoo.trainer import TrainConfig, Trainer, final_errors  # noqa: E402
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE  # noqa: E402
 
 
@@ -35,8 +35,7 @@ def run(name: str, recipe: dict, seed: int) -> dict:
         if event.kind == "end" and event.reason != "done":
             raise RuntimeError(f"{name} seed {seed} ended early: {event.reason} {event.message}")
     seconds = time.perf_counter() - started
-    return dict(train=1 - evaluate(trainer.model, trainer.train_set)[1],
-                test=1 - evaluate(trainer.model, trainer.test_set)[1], seconds=seconds)
+    return {**final_errors(trainer), "seconds": seconds}
 
 
 def main() -> None:

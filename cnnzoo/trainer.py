@@ -199,6 +199,13 @@ def evaluate(model: nn.Module, ds: datasets.ImageDataset, limit: int | None = No
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
 
+def final_errors(trainer: "Trainer") -> dict[str, float]:
+    """{"train": error, "test": error} of a trained model in eval mode on its whole training and test
+    sets, without augmentation: the numbers of the ResNet paper's degradation argument."""
+    return {"train": 1 - evaluate(trainer.model, trainer.train_set)[1],
+            "test": 1 - evaluate(trainer.model, trainer.test_set)[1]}
+
+
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(num_classes, num_classes) counts; row = true class, column = predicted class."""
     flat = labels.long() * num_classes + predictions.long()

@@ -17,8 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE
-from cnnzoo.trainer import TrainConfig, Trainer, evaluate
-from ui.common import LIGHT, UPDATE_EVERY_S, user_errors
+from cnnzoo.trainer import TrainConfig, Trainer, final_errors
+from ui.common import LIGHT, UPDATE_EVERY_S, number, user_errors
 from ui.sessions import PageStops, session_for
 
 COLORS = {"plain20": "tab:orange", "plain56": "tab:red", "resnet20": "tab:cyan", "resnet56": "tab:blue"}
@@ -77,9 +77,10 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
     """Train plain20, resnet20, plain56 and resnet56 with the classroom degradation recipe and `seed`,
     one after another; streams (status, figure, table). degradation_stop stops it."""
     with user_errors():
-        if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**31:
+        seed = number(seed, "seed", int)  # blank, not a number, not whole: said with the field's name
+        if not 0 <= seed < 2**31:
             raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
-    seed, session = int(seed), session_for(request)
+    session = session_for(request)
     stop = STOPS.start(session)
     histories, results, shown = {}, {}, 0.0
     try:
@@ -94,9 +95,7 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
                            degradation_figure(histories), gr.skip())
             if stop.is_set():
                 break
-            results[name] = dict(train=1 - evaluate(trainer.model, trainer.train_set)[1],
-                                 test=1 - evaluate(trainer.model, trainer.test_set)[1],
-                                 seconds=time.perf_counter() - started)
+            results[name] = {**final_errors(trainer), "seconds": time.perf_counter() - started}
         yield summary(results, seed), degradation_figure(histories), final_table(results)
     finally:
         STOPS.done(session, stop)
