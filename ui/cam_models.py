@@ -7,6 +7,7 @@ names, the dataset it knows, its default box threshold, its test accuracy).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch.nn as nn
 
 from cnnzoo.cache import KeyedCache
 from cnnzoo.cam import PAPER_THRESHOLD, cam_method
-from cnnzoo.checkpoints import load_checkpoint
+from cnnzoo.checkpoints import load_checkpoint, read_checkpoint_meta
 from cnnzoo.data import dataset_info, load_dataset
 from cnnzoo.models.resnet import (
     IMAGENET_LAYOUTS, imagenet_class_names, imagenet_normalisation, imagenet_weights_path, load_imagenet_weights,
@@ -198,3 +199,26 @@ def example_file(ds, index: int) -> str:
     side = ds.image_size[0]
     path = EXAMPLES_DIR / f"{ds.name}-{side}" / f"{ds.name}-{side}-test-{index:05d}.png"
     return str(path if path.exists() else save_png(ds.images[index].permute(1, 2, 0), path))
+
+
+# A classifier an experiment measures (the Experiments tab) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    title: str
+    cm: CamModel
+    meta: dict
+    identity: tuple  # the checkpoint file's (path, mtime, size): what the cache keys on
+
+
+def load_network(key: str, role: str, session: Session) -> Network:
+    """The classifier behind a dropdown key, with a test set on this machine; ValueError otherwise."""
+    cm = resolve_model(key, session)  # ValueError for a key not on this page, a GAN checkpoint ...
+    if test_set(cm) is None:
+        raise ValueError(f"the {role} network {key!r} has no test set on this machine (dataset: {cm.dataset or 'unknown'}), "
+                         f"so the experiment cannot measure it: choose a model trained on digits, shapes or a "
+                         f"torchvision dataset that is in ./data.")
+    path = MODELS.path(key, session)
+    title = re.sub(r"\.safetensors$", "", key.partition(":")[2])
+    return Network(title=title, cm=cm, meta=read_checkpoint_meta(path), identity=file_key(path))

@@ -20,24 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from cnnzoo.cache import KeyedCache
-from cnnzoo.checkpoints import read_checkpoint_meta
 from cnnzoo.landscape import (
     BN_MODES, MAX_SPAN, MAX_STEPS, MIN_STEPS, check_grid, fixed_batches, interpolation_1d, iter_landscape,
     starting_point,
 )  # fmt: skip
-from ui.cam_models import MODELS, CamModel, model_choices, resolve_model, test_set
+from ui.cam_models import MODELS, Network, load_network, model_choices, test_set
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, number, serve, user_errors
 from ui.experiments_view import contour_figure, line_figure, save_files, summary_text, surface_figure
-from ui.library import file_key
 from ui.degradation_section import degradation_section
 from ui.responses_section import responses_section
 from ui.sessions import PageStops, Session, detach_page, page_load, session_for
@@ -66,26 +62,6 @@ STOPS = PageStops()  # each page's Stop of its landscape in progress
 # ---------------------------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Network:
-    title: str
-    cm: CamModel
-    meta: dict
-    identity: tuple  # the checkpoint file's (path, mtime, size): what the cache keys on
-
-
-def load_network(key: str, role: str, session: Session) -> Network:
-    """The classifier behind a dropdown key, with a test set on this machine; ValueError otherwise."""
-    cm = resolve_model(key, session)  # ValueError for a key not on this page, a GAN checkpoint ...
-    if test_set(cm) is None:
-        raise ValueError(f"the {role} network {key!r} has no test set on this machine (dataset: {cm.dataset or 'unknown'}), "
-                         f"so its loss cannot be measured: choose a model trained on digits, shapes or a "
-                         f"torchvision dataset that is in ./data.")
-    path = MODELS.path(key, session)
-    title = re.sub(r"\.safetensors$", "", key.partition(":")[2])
-    return Network(title=title, cm=cm, meta=read_checkpoint_meta(path), identity=file_key(path))
 
 
 def load_pair(plain: str, residual: str, session: Session) -> list[Network]:

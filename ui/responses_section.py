@@ -13,9 +13,9 @@ import gradio as gr
 from matplotlib.figure import Figure
 
 from cnnzoo.cache import KeyedCache
-from cnnzoo.checkpoints import initial_model, read_checkpoint_meta
+from cnnzoo.checkpoints import initial_model
 from cnnzoo.responses import gradient_norms, layer_responses
-from ui.cam_models import MODELS, model_identity, resolve_model, test_set
+from ui.cam_models import load_network, test_set
 from ui.common import user_errors
 from ui.sessions import session_for
 
@@ -26,17 +26,14 @@ COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 _measured = KeyedCache(max_entries=16)  # model file -> measurement dict
 
 
-def measure(key: str, session) -> dict:
+def measure(key: str, role: str, session) -> dict:
     """The responses of a model's 3×3 layers on its test set, and its gradient norms at
     initialisation (rebuilt from the recorded seed) and as trained, on one batch."""
-    cm = resolve_model(key, session)
-    meta = read_checkpoint_meta(MODELS.path(key, session))
+    network = load_network(key, role, session)  # ValueError without a test set here, for a GAN, …
+    cm, meta = network.cm, network.meta
 
     def make():
         ds = test_set(cm)
-        if ds is None:
-            raise ValueError(f"{cm.name} was trained on {cm.dataset or 'pictures of its own'}, whose test set is "
-                             f"not on this machine: choose a model trained on digits or shapes.")
         started = time.perf_counter()
         images, labels = ds.images[:RESPONSE_IMAGES], ds.labels[:GRADIENT_BATCH]
         stds = layer_responses(cm.model, images, cm.mean, cm.std)
@@ -46,7 +43,7 @@ def measure(key: str, session) -> dict:
         return dict(name=cm.name, dataset=cm.dataset, stds=stds, trained=trained, initial=initial,
                     images=len(images), seconds=time.perf_counter() - started)
 
-    return _measured.get(model_identity(key, session), make)
+    return _measured.get(network.identity, make)
 
 
 def responses_figure(results: dict[str, dict]) -> Figure:
@@ -99,7 +96,7 @@ def layer_responses_handler(plain: str, residual: str, request: gr.Request = Non
     and after training. Returns (summary, figure)."""
     session = session_for(request)
     with user_errors():
-        results = {"plain": measure(plain, session), "residual": measure(residual, session)}
+        results = {role: measure(key, role, session) for role, key in (("plain", plain), ("residual", residual))}
         if results["plain"]["dataset"] != results["residual"]["dataset"]:
             raise ValueError(f"the two models were trained on different data ({results['plain']['dataset']} and "
                              f"{results['residual']['dataset']}): compare nets trained on the same dataset.")
