@@ -10,13 +10,13 @@ CLASSIFIER_FLAGS = {
     "--batch-size", "--optimizer", "--lr", "--momentum", "--nesterov", "--no-nesterov", "--weight-decay",
     "--schedule", "--gamma", "--warmup-epochs", "--label-smoothing", "--augment", "--no-augment", "--seed",
     "--train-subset", "--val-fraction", "--evals-per-epoch", "--device", "--precision", "--time-limit", "--out", "--cam-probe",
-    "--resume", "--help",
+    "--resume", "--tensorboard", "--trackio", "--help",
 }  # fmt: skip
 GAN_FLAGS = {
     "--model", "--dataset", "--image-size", "--width", "--latent-dim", "--batch-size", "--lr", "--beta1", "--clip",
     "--n-critic", "--g-noise", "--optimizer", "--steps", "--epochs", "--seed", "--sample-every", "--scorer",
     "--score-every", "--device",
-    "--time-limit", "--out", "--resume", "--help",
+    "--time-limit", "--out", "--resume", "--tensorboard", "--trackio", "--help",
 }  # fmt: skip
 
 

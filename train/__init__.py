@@ -5,11 +5,15 @@ folder, run it with Ctrl-C as a clean stop, print its events, report its files.
 """
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
+
+from cnnzoo.trackers import Trackers
 
 
 @contextmanager
@@ -30,22 +34,45 @@ def ctrl_c_stops(stop: threading.Event):
         signal.signal(signal.SIGINT, previous)
 
 
-def run_cli(make_trainer: Callable, print_event: Callable) -> int:
-    """Build a trainer, run it to its end printing each event, list the run's files.
+def add_tracker_flags(p: argparse.ArgumentParser) -> None:
+    extra = "needs the optional trackers: pip install -r requirements-trackers.txt"
+    p.add_argument("--tensorboard", nargs="?", const="", metavar="FOLDER",
+                   help=f"also write metrics.csv's numbers as TensorBoard event files (default folder: <out>/tensorboard); {extra}")
+    p.add_argument("--trackio", metavar="PROJECT",
+                   help=f"also log metrics.csv's numbers to this Trackio project, the run named after its folder; {extra}")
+
+
+def open_trackers(args: argparse.Namespace | None, config) -> Trackers:
+    """The trackers the flags ask for (add_tracker_flags), for the run of `config`."""
+    tensorboard, trackio = getattr(args, "tensorboard", None), getattr(args, "trackio", None)
+    if tensorboard == "":
+        tensorboard = Path(config.out_dir) / "tensorboard"
+    return Trackers(tensorboard=tensorboard, trackio=trackio, name=Path(config.out_dir).name, config=config.to_dict())
+
+
+def run_cli(make_trainer: Callable, print_event: Callable, args: argparse.Namespace | None = None) -> int:
+    """Build a trainer, run it to its end printing each event (and sending its metrics to the
+    trackers the flags ask for), list the run's files.
 
     Exit codes: 0 done or stopped, 1 the loss diverged, 2 a user error (one line on stderr:
     impossible settings, a dataset that is not on disk, a folder that is not a run).
     """
+    trackers = None
     try:
         trainer = make_trainer()
+        trackers = open_trackers(args, trainer.config)
         stop = threading.Event()
         last = None
         with ctrl_c_stops(stop):
             for last in trainer.run(stop):
+                trackers.update(last)
                 print_event(last)
     except ValueError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 2
+    finally:
+        if trackers is not None:
+            trackers.close()
     print(f"\n{last.message}")
     for role, path in (last.files or {}).items():
         print(f"{role}: {path}")

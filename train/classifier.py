@@ -20,7 +20,7 @@ import time
 
 from cnnzoo.recipes import RECIPES, SOURCES
 from cnnzoo.trainer import OPTIMIZERS, SCHEDULES, TrainConfig, Trainer
-from train import progress_bar, run_cli
+from train import add_tracker_flags, progress_bar, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cam-probe", type=int, metavar="INDEX",
                    help="record the CAM of test image INDEX at every epoch: <out>/cam_timeline.gif and .png")
     p.add_argument("--resume", help="run directory or checkpoint to continue")
+    add_tracker_flags(p)
     return p.parse_args(argv)
 
 
@@ -74,7 +75,7 @@ def print_event(event) -> None:
         print(event.message, flush=True)
     elif event.kind == "step":
         total_epochs = event.total_steps * event.epoch / event.step
-        parts = [f"{progress_bar(event.step / event.total_steps)} epoch {event.epoch:6.2f}/{total_epochs:g}",
+        parts = [f"{progress_bar(event.step / event.total_steps)} epoch {event.epoch:6.2f}/{round(total_epochs, 2):g}",
                  f"loss {event.train_loss:.4f} acc {event.train_acc:.2%}",
                  f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s lr {event.lr:.3g}"]
         print("\r" + "  ".join(parts), end="", flush=True)
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
         for name, recipe in RECIPES.items():  # the name and its source, then its settings
             print(f"{name:24s} {SOURCES[name]}\n{'':24s} {json.dumps(recipe, default=list)}")
         return 0
-    return run_cli(lambda: make_trainer(args), print_event)
+    return run_cli(lambda: make_trainer(args), print_event, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 import time
 
 from cnnzoo.gan_trainer import GAN_DATASETS, GAN_MODELS, GANConfig, GANTrainer
-from train import progress_bar, run_cli
+from train import add_tracker_flags, progress_bar, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
     p.add_argument("--out", dest="out_dir", help="output directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--resume", help="run directory to continue")
+    add_tracker_flags(p)
     return p.parse_args(argv)
 
 
@@ -84,7 +85,8 @@ def print_event(event) -> None:
 
 
 def main(argv=None) -> int:
-    return run_cli(lambda: make_trainer(parse_args(argv)), print_event)
+    args = parse_args(argv)
+    return run_cli(lambda: make_trainer(args), print_event, args)
 
 
 if __name__ == "__main__":
