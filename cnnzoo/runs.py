@@ -45,6 +45,7 @@ import torch
 
 from cnnzoo.checkpoints import load_training_state
 from cnnzoo.compute import seeded_generator
+from cnnzoo.distributed import Ranks
 from cnnzoo.files import atomic_write, json_ready
 from cnnzoo.viz import save_png
 
@@ -117,13 +118,19 @@ class TrainerBase:
     train_time: float
     started: float
 
+    ranks: Ranks = Ranks()  # this process's place in a torchrun run (cnnzoo.distributed)
+
+    STOP_REASONS = (None, "time_limit", "stopped")  # in the order the ranks agree on: the largest wins
+
     def stop_reason(self, stop) -> str | None:
-        """"stopped" after a Stop, "time_limit" once the training time is spent, else None."""
-        if stop.is_set():
-            return "stopped"
+        """"stopped" after a Stop, "time_limit" once the training time is spent, else None; under
+        torchrun, every rank gets the same answer (a Stop on one rank stops all)."""
+        reason = None
         if self.config.time_limit_s and self.train_time >= self.config.time_limit_s:
-            return "time_limit"
-        return None
+            reason = "time_limit"
+        if stop.is_set():
+            reason = "stopped"
+        return self.STOP_REASONS[self.ranks.largest(self.STOP_REASONS.index(reason))]
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

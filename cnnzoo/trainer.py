@@ -37,6 +37,7 @@ from cnnzoo import data as datasets
 from cnnzoo.cam import CAMTimeline
 from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
 from cnnzoo.compute import MEMORY_FORMAT, pick_device, predict_logits, seeded_generator
+from cnnzoo.distributed import Ranks
 from cnnzoo.precision import PRECISIONS, choose_precision, training_autocast
 from cnnzoo.registry import get_entry, model_knobs, seeded_model
 from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBase, open_run
@@ -50,7 +51,7 @@ CAM_FRAME_SIZE = 96  # pixels a side of each CAM timeline frame
 class TrainConfig(RunConfig):
     """Everything that defines a run. Stored inside checkpoints, so a run can be resumed."""
 
-    RESUMABLE: ClassVar[tuple[str, ...]] = ("epochs", "out_dir", "time_limit_s", "device")
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("epochs", "out_dir", "time_limit_s", "device", "sync_batchnorm")
     STORED_DEFAULTS: ClassVar[dict] = {"precision": "fp32"}  # runs stored before 2026-12-02 trained in fp32
 
     model: str = "simple_cnn"
@@ -87,6 +88,7 @@ class TrainConfig(RunConfig):
     logs_per_epoch: int = 20  # "step" events per epoch
     cam_probe: int | None = None  # record the CAM of this test image at every epoch (a timeline)
     device: str = "auto"
+    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over all ranks' shards (CUDA only)
     out_dir: str | None = None  # where the run's files go; None: nothing is written
     time_limit_s: float | None = None  # stop by itself after this much training time
 
@@ -191,12 +193,20 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
                                weight_decay=config.weight_decay)
 
 
-def evaluate(model: nn.Module, ds: datasets.ImageDataset, limit: int | None = None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in [0, 1]) on the first `limit` images of ds."""
+def evaluate(model: nn.Module, ds: datasets.ImageDataset, limit: int | None = None,
+             ranks: Ranks = Ranks()) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in [0, 1]) on the first `limit` images of ds; under torchrun
+    each rank computes its part and the sums are all-reduced: the numbers are the whole set's."""
     n = len(ds) if limit is None else min(limit, len(ds))
-    logits = predict_logits(model, ds.images[:n], ds.mean, ds.std)
-    labels = ds.labels[:n]
-    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+    part = ranks.part(n)
+    labels = ds.labels[part]
+    sums = torch.zeros(2, dtype=torch.float64)  # (summed cross-entropy, correct)
+    if len(labels):
+        logits = predict_logits(model, ds.images[part], ds.mean, ds.std)
+        sums += torch.stack([F.cross_entropy(logits, labels, reduction="sum").double(),
+                             (logits.argmax(1) == labels).sum().double()])
+    loss_sum, correct = ranks.sum(sums).tolist()
+    return loss_sum / n, correct / n
 
 
 def final_errors(trainer: "Trainer") -> dict[str, float]:
@@ -237,8 +247,9 @@ class Trainer(TrainerBase):
                  override: dict | None = None, train_set=None, test_set=None):
         self.resume_checkpoint, state_path = resume_files(resume_from) if resume_from is not None else (None, None)
         config, state = open_run(TrainConfig, config, state_path, override)
-        self.config, self.device = config, pick_device(config.device)
-        self.run_dir = RunDir(config.out_dir) if config.out_dir else None
+        self.ranks = Ranks.current()  # under torchrun: which rank this is; only rank 0 writes files
+        self.config, self.device = config, self.ranks.device(pick_device(config.device))
+        self.run_dir = RunDir(config.out_dir) if config.out_dir and self.ranks.writes else None
         self.history: list[dict] = list(state.get("history", []))
         self.step = int(state.get("step", 0))
         self.best_metric = state.get("best_metric")
@@ -254,17 +265,23 @@ class Trainer(TrainerBase):
         """Data, model, optimizer, the run's length and rhythm; the resumed position."""
         c = self.config
         self.load_data()
-        self.model = self.build_model()
+        self.model, self.trained = self.ranks.wrap(self.build_model(), c.sync_batchnorm)  # trained: DDP's wrapper
         self.optimizer = make_optimizer(c, self.model.parameters())
         if self.resume_state:
             self.optimizer.load_state_dict(self.resume_state["optimizer"])
         self.images = self.train_set.images.to(self.device)  # uint8 (N, C, H, W), moved once
         self.labels = self.train_set.labels.to(self.device)
         self.batches = ShuffledBatches(len(self.train_set), c.batch_size, c.seed, self.device)
+        if self.batches.batch_size < 2 * self.ranks.world_size:  # BatchNorm needs 2 images on every rank
+            raise ValueError(f"a batch of {self.batches.batch_size} split over {self.ranks.world_size} ranks leaves fewer "
+                             f"than 2 images per rank: raise the batch size or use fewer ranks")
         if self.resume_state.get("precision"):  # a resumed run keeps the format it started in
             self.precision, self.precision_why = self.resume_state["precision"], "as the run started"
         else:
             self.precision, self.precision_why = choose_precision(c.precision, self.model, *self.batch(0), self.device)
+            fp32_somewhere = self.ranks.largest(self.precision == "fp32")  # every rank asks: a collective
+            if fp32_somewhere and self.precision == "bf16":  # all ranks train in one format
+                self.precision, self.precision_why = "fp32", "another rank measured fp32 faster"
         per_epoch = self.batches.per_epoch
         self.total_steps = max(1, round(c.epochs * per_epoch))
         self.warmup_steps = round(c.warmup_epochs * per_epoch)
@@ -352,7 +369,7 @@ class Trainer(TrainerBase):
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised, augmented images (B, C, H, W) and labels (B,) of batch `step`."""
         c, train = self.config, self.train_set
-        idx = self.batches.indices(step)
+        idx = self.ranks.shard(self.batches.indices(step))  # this rank's part of the global batch
         x = self.images[idx]
         if c.augment:
             epoch, s = self.batches.position(step)
@@ -369,7 +386,7 @@ class Trainer(TrainerBase):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         with training_autocast(self.device, self.precision):
-            logits = self.model(x)
+            logits = self.trained(x)
             loss = F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -387,7 +404,10 @@ class Trainer(TrainerBase):
 
     def log_event(self, lr: float) -> TrainEvent:
         """The "step" event (means since the last one), or the "nan" end of a diverged run."""
-        train_loss, train_acc = self.loss_sum.item() / self.seen, self.correct.item() / self.seen
+        sums = self.ranks.sum(torch.stack([self.loss_sum.double(), self.correct.double(),
+                                           torch.tensor(float(self.seen), dtype=torch.float64, device=self.device)]))
+        loss_sum, correct, seen = sums.tolist()
+        train_loss, train_acc = loss_sum / seen, correct / seen
         self.reset_meter()
         if not math.isfinite(train_loss):
             kept = f" The last good checkpoint is {self.last_checkpoint}." if self.last_checkpoint else ""
@@ -405,9 +425,10 @@ class Trainer(TrainerBase):
     def eval_event(self) -> TrainEvent:
         """Test metrics (on eval_subset images mid-epoch, all at an epoch's end), validation metrics."""
         limit = None if self.at_epoch_end() else self.config.eval_subset
-        self.metrics["test_loss"], self.metrics["test_acc"] = evaluate(self.model, self.test_set, limit)
+        self.ranks.share_buffers(self.model)  # under torchrun: every rank evaluates rank 0's model
+        self.metrics["test_loss"], self.metrics["test_acc"] = evaluate(self.model, self.test_set, limit, self.ranks)
         if self.val_set is not None:
-            self.metrics["val_loss"], self.metrics["val_acc"] = evaluate(self.model, self.val_set)
+            self.metrics["val_loss"], self.metrics["val_acc"] = evaluate(self.model, self.val_set, ranks=self.ranks)
         return self.event("eval", **self.metrics, elapsed_s=self.elapsed())
 
     def end_epoch(self) -> None:
@@ -454,8 +475,10 @@ class Trainer(TrainerBase):
 
     def start_message(self) -> str:
         c = self.config
+        world = self.ranks.world_size
+        ranks = f" × {world} ranks (DDP, {self.batches.batch_size // world}+ images each)" if world > 1 else ""
         return (f"{c.model} on {c.dataset}: {len(self.train_set)} training images, {self.total_steps} steps "
-                f"of {self.batches.batch_size} on {self.device}, {self.precision} ({self.precision_why})")
+                f"of {self.batches.batch_size} on {self.device}{ranks}, {self.precision} ({self.precision_why})")
 
     def capture_cam_frame(self, at_start: bool = False) -> None:
         """One frame of the CAM timeline: before the first step, and once per epoch."""

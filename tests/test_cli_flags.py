@@ -9,7 +9,7 @@ CLASSIFIER_FLAGS = {
     "--recipe", "--list-recipes", "--model", "--knobs", "--dataset", "--dataset-path", "--image-size", "--epochs",
     "--batch-size", "--optimizer", "--lr", "--momentum", "--nesterov", "--no-nesterov", "--weight-decay",
     "--schedule", "--gamma", "--warmup-epochs", "--label-smoothing", "--augment", "--no-augment", "--seed",
-    "--train-subset", "--val-fraction", "--evals-per-epoch", "--device", "--precision", "--time-limit", "--out", "--cam-probe",
+    "--train-subset", "--val-fraction", "--evals-per-epoch", "--device", "--precision", "--sync-batchnorm", "--no-sync-batchnorm", "--time-limit", "--out", "--cam-probe",
     "--resume", "--tensorboard", "--trackio", "--help",
 }  # fmt: skip
 GAN_FLAGS = {

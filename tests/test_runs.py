@@ -36,7 +36,7 @@ def test_a_resume_may_change_only_its_length_budget_device_and_folder(tmp_path):
     longer = stored.resumed({"epochs": 5, "time_limit_s": 60, "out_dir": str(tmp_path), "device": None})
     assert (longer.epochs, longer.time_limit_s, longer.out_dir, longer.lr) == (5, 60, str(tmp_path), 0.05)
     assert longer.device == "auto"  # None means "keep"
-    with pytest.raises(ValueError, match=r"can only change epochs, out_dir, time_limit_s, device \(not lr, model\)"):
+    with pytest.raises(ValueError, match=r"can only change epochs, out_dir, time_limit_s, device, sync_batchnorm \(not lr, model\)"):
         stored.resumed({"lr": 1.0, "model": "resnet20"})
     with pytest.raises(ValueError, match="override= is for resumed runs"):
         Trainer(TrainConfig(**TINY), override={"epochs": 3})

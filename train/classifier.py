@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="the training step's format; auto (default): bf16 where this CPU computes it natively and it "
                         "measured faster (cnnzoo.precision), mixed precision on CUDA")
+    p.add_argument("--sync-batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="under torchrun: BatchNorm statistics over every rank's shard (SyncBatchNorm; GPUs only)")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
     p.add_argument("--out", dest="out_dir", help="output directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--cam-probe", type=int, metavar="INDEX",
