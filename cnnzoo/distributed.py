@@ -115,6 +115,16 @@ class Ranks:
         dist.all_reduce(reduced, op=getattr(dist.ReduceOp, op))
         return reduced.to(values.device)
 
+    def average_gradients(self, model: nn.Module) -> None:
+        """Every parameter's gradient replaced by its mean over the ranks, in one all-reduce: the
+        data-parallel update, for training steps that DDP's wrapper cannot hold (the GAN's)."""
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        mean = self.sum(torch.cat([g.reshape(-1) for g in grads])) / self.world_size
+        for g, part in zip(grads, mean.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+
     def share_buffers(self, model: nn.Module) -> None:
         """Rank 0's buffers (BatchNorm's running statistics) on every rank, as DDP does before each
         forward: after a step each rank's statistics have moved with its own shard, and the model

@@ -48,7 +48,9 @@ import torch.nn as nn
 from cnnzoo import data as datasets
 from cnnzoo.checkpoints import load_checkpoint, save_checkpoint, save_training_state
 from cnnzoo.compute import MEMORY_FORMAT, pick_device, seeded_generator
+from cnnzoo.distributed import Ranks
 from cnnzoo.files import temp_path
+from cnnzoo.gan_steps import bce, clip_weights_, frozen, to_model_range
 from cnnzoo.latent import generate, latent_noise
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.registry import create_model
@@ -211,42 +213,6 @@ class GANEvent(RunEvent):
     run_dir: str | None = None
 
 
-def clip_weights_(module: nn.Module, c: float) -> None:
-    """WGAN's weight clipping: every parameter of the critic into [−c, c], in place."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.clamp_(-c, c)
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module):
-    """No parameter gradients for `module` inside the block (D during G's step: G's gradient
-    still flows *through* D, but D's own weight gradients are not computed, saving work)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    for p in module.parameters():
-        p.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
-
-
-def bce(p: torch.Tensor, target: float) -> torch.Tensor:
-    """Binary cross-entropy of probabilities p against a constant label (1: real, 0: fake):
-    −mean[y ln p + (1 − y) ln(1 − p)], with p kept inside [ε, 1 − ε] (ε = float32's 1.2e-7; a
-    saturated sigmoid gives exactly 0 or 1). Written out rather than F.binary_cross_entropy,
-    which raises on NaN inputs: here a diverged run reaches the NaN guard and ends with a message."""
-    eps = torch.finfo(torch.float32).eps
-    p = p.float().clamp(eps, 1 - eps)
-    return -(target * torch.log(p) + (1 - target) * torch.log1p(-p)).mean()
-
-
-def to_model_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float in [−1, 1], the tanh range of the generator: x/127.5 − 1."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
 def resume_files(path: str | Path) -> Path:
     """The run folder of a GAN run (its folder or its generator checkpoint), or a ValueError."""
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
@@ -271,8 +237,9 @@ class GANTrainer(TrainerBase):
         self.resume_dir = resume_files(resume_from) if resume_from is not None else None
         state_path = RunDir(self.resume_dir).state_path(GENERATOR_FILE) if self.resume_dir else None
         config, state = open_run(GANConfig, config, state_path, override)
-        self.config, self.device = config, pick_device(config.device)
-        self.run_dir = RunDir(config.out_dir) if config.out_dir else None
+        self.ranks = Ranks.current()  # under torchrun: which rank this is; only rank 0 writes files
+        self.config, self.device = config, self.ranks.device(pick_device(config.device))
+        self.run_dir = RunDir(config.out_dir) if config.out_dir and self.ranks.writes else None
         self.resume_state = state
         self.step = int(state.get("step", 0))
         self.history: list[dict] = list(state.get("history", []))
@@ -297,6 +264,8 @@ class GANTrainer(TrainerBase):
         self.build_networks()
         self.real_images = self.train_set.images.to(self.device)  # uint8 (N, C, S, S), moved once
         self.batches = ShuffledBatches(len(self.train_set), c.batch_size, c.seed, self.device)
+        if c.batch_size < 2 * self.ranks.world_size:  # BatchNorm needs 2 images on every rank
+            raise ValueError(f"a batch of {c.batch_size} over {self.ranks.world_size} ranks leaves fewer than 2 images per rank")
         self.batches_per_step = c.n_critic if c.model == "wgan" else 1  # real batches D sees per G step
         if c.steps is not None:
             self.total_steps = c.steps
@@ -385,14 +354,14 @@ class GANTrainer(TrainerBase):
     # --- one step of each game ----------------------------------------------------------
     def real_batch(self, b: int) -> torch.Tensor:
         """Real batch number b (counting from the start of the run), scaled to [-1, 1]."""
-        x = self.real_images[self.batches.indices(b)]
+        x = self.real_images[self.ranks.shard(self.batches.indices(b))]  # this rank's part of the global batch
         return to_model_range(x).contiguous(memory_format=MEMORY_FORMAT)
 
     def noise(self, *numbers: int) -> torch.Tensor:
         """Latent points (batch, latent_dim), a pure function of the seed and `numbers`."""
-        c = self.config
-        return torch.randn(self.batches.batch_size, c.latent_dim, device=self.device,
-                           generator=seeded_generator(self.device, c.seed, *numbers))
+        c, n = self.config, self.batches.batch_size
+        z = torch.randn(n, c.latent_dim, device=self.device, generator=seeded_generator(self.device, c.seed, *numbers))
+        return z[self.ranks.shard(torch.arange(n, device=self.device))]  # under torchrun: this rank's rows
 
     def dcgan_step(self, step: int) -> dict:
         """One D update and one G update (the tutorial's and the paper's order). Returns tensors."""
@@ -403,18 +372,14 @@ class GANTrainer(TrainerBase):
         p_real = D(self.real_batch(step))  # (N,) probabilities that the images are real
         p_fake = D(fake.detach())  # detach: D's loss must not reach G
         d_loss = bce(p_real, 1.0) + bce(p_fake, 0.0)
-        self.optimizer_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizer_d.step()
+        self.update(self.optimizer_d, d_loss, D)
 
         with frozen(D):
             if fresh:  # new noise, as the tutorial's code: G is judged on samples D has not just seen
                 fake = G(self.noise(step, 1))
             p = D(fake)  # the updated D judges them; G wants them called real
             g_loss = bce(p, 1.0)
-        self.optimizer_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizer_g.step()
+        self.update(self.optimizer_g, g_loss, G)
         return dict(d_loss=d_loss.detach(), g_loss=g_loss.detach(),
                     d_real=p_real.detach().mean(), d_fake=p_fake.detach().mean())
 
@@ -425,9 +390,7 @@ class GANTrainer(TrainerBase):
         losses = {key: torch.stack([r[key] for r in critic]).mean() for key in critic[0]}
         with frozen(self.discriminator):
             g_loss = -self.discriminator(self.generator(self.noise(step, n))).mean()
-        self.optimizer_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizer_g.step()
+        self.update(self.optimizer_g, g_loss, self.generator)
         return {**losses, "g_loss": g_loss.detach()}
 
     def critic_step(self, real: torch.Tensor, z: torch.Tensor) -> dict:
@@ -437,11 +400,18 @@ class GANTrainer(TrainerBase):
             fake = G(z)
         f_real, f_fake = D(real).mean(), D(fake).mean()
         critic_loss = f_fake - f_real  # minimising it maximises mean f(x) − mean f(G(z))
-        self.optimizer_d.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.optimizer_d.step()
+        self.update(self.optimizer_d, critic_loss, D)
         clip_weights_(D, self.config.clip)  # after EVERY critic step, as in Algorithm 1
         return dict(d_loss=critic_loss.detach(), d_real=f_real.detach(), d_fake=f_fake.detach())
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, net: nn.Module) -> None:
+        """One optimizer step of `net` on `loss`; under torchrun on the mean of the ranks' gradients.
+        (DDP's wrapper does that during backward, but it allows one forward per backward, and each
+        game step runs D twice, on separate real and fake batches as DCGAN does for BatchNorm.)"""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.ranks.average_gradients(net)
+        optimizer.step()
 
     # --- the other phases --------------------------------------------------------------
     def add_to_meter(self, losses: dict) -> None:
@@ -452,7 +422,9 @@ class GANTrainer(TrainerBase):
     def log_event(self) -> GANEvent:
         """The "step" event (means since the last one), or the "nan" end of a diverged run."""
         c = self.config
-        means = {key: (value / self.logged_steps).item() for key, value in self.sums.items()}
+        keys = sorted(self.sums)  # under torchrun, the means over every rank's shard
+        sums = self.ranks.sum(torch.stack([torch.as_tensor(self.sums[k], dtype=torch.float64) for k in keys]))
+        means = dict(zip(keys, (sums / (self.logged_steps * self.ranks.world_size)).tolist()))
         self.sums, self.logged_steps = {}, 0
         if not all(math.isfinite(v) for v in means.values()):
             kept = f" The last good checkpoint is {self.last_checkpoint}." if self.last_checkpoint else ""
@@ -533,7 +505,8 @@ class GANTrainer(TrainerBase):
         d_params = sum(p.numel() for p in self.discriminator.parameters())
         return (f"{c.model.upper()} on {c.dataset} ({len(self.train_set)} images, {c.image_size}×{c.image_size}): "
                 f"generator {g_params / 1e6:.2f}M, {'critic' if c.model == 'wgan' else 'discriminator'} "
-                f"{d_params / 1e6:.2f}M parameters; {self.total_steps} steps of {self.batches.batch_size} on {self.device}")
+                f"{d_params / 1e6:.2f}M parameters; {self.total_steps} steps of {self.batches.batch_size} on {self.device}"
+                + (f" × {self.ranks.world_size} ranks" if self.ranks.world_size > 1 else ""))
 
     # --- files -------------------------------------------------------------------------
     def generator_meta(self) -> dict:

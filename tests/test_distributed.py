@@ -94,3 +94,22 @@ def test_synchronised_batchnorm_on_cpu_says_it_needs_gpus(tmp_path):
 def child_pids(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(c) for c in children]
+
+
+def test_two_ranks_train_a_gan_that_one_rank_resumes(tmp_path):
+    out = tmp_path / "wgan"
+    gan = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "train.gan"]
+    flags = ["--model", "wgan", "--dataset", "digits", "--width", "8", "--batch-size", "16", "--n-critic", "2",
+             "--sample-every", "4", "--scorer", "none", "--out", str(out)]
+    done = subprocess.run([*gan, *flags, "--steps", "8"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "× 2 ranks" in done.stdout and done.stdout.count("done at step 8") == 1
+    with safe_open(str(out / "generator.safetensors"), "pt") as weights:
+        assert not any(key.startswith("module.") for key in weights.keys())
+    generator, meta = load_checkpoint(out / "generator.safetensors")
+    assert meta["steps"] == 8
+    again = subprocess.run([sys.executable, "-m", "train.gan", "--resume", str(out), "--steps", "12"],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    steps = [e["step"] for e in read_record(out)["events"] if e["kind"] == "step"]
+    assert steps[-1] == 12 and steps == sorted(steps)
