@@ -1,7 +1,7 @@
 """Where and how a model computes: the device, mixed precision, memory layout, seeded random
 numbers, eval mode, and running a model over many images in batches.
 
-    device = pick_device("auto")                  # cuda when there is a GPU, else cpu
+    device = pick_device("auto")                  # the accelerator when there is one (cuda, mps, xpu), else cpu
     with eval_mode(model):                        # BatchNorm on running statistics, dropout off
         logits = predict_logits(model, images, mean, std)   # uint8 (N, C, H, W) -> (N, K)
 
@@ -28,12 +28,20 @@ MEMORY_FORMAT = torch.channels_last
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """"auto": the GPU when there is one, else the CPU; "cpu" and "cuda[:i]" as asked."""
+    """"auto": this machine's accelerator when it has one (torch.accelerator: CUDA, Apple's MPS,
+    Intel's XPU, ...), else the CPU; "cpu", "cuda[:i]", "mps", "xpu" as asked, or a ValueError
+    saying what this machine has."""
+    available = torch.accelerator.current_accelerator(check_available=True)
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but no GPU is available; use device 'cpu' or 'auto'.")
-    return torch.device(name)
+        return available or torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu' or an accelerator such as 'cuda'") from None
+    if device.type != "cpu" and (available is None or available.type != device.type):
+        have = f"this machine's accelerator is {available.type}" if available else "this machine has no accelerator"
+        raise ValueError(f"{device.type} was asked for but {have}; use device 'auto' or 'cpu'.")
+    return device
 
 
 def autocast_for(device: torch.device):

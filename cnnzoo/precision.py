@@ -79,7 +79,9 @@ def choose_precision(requested: str, model: nn.Module, images: torch.Tensor, lab
         return requested, "as asked"
     if device.type == "cuda":
         return "bf16", "CUDA: mixed precision"
-    if device.type != "cpu" or not cpu_has_native_bf16():
+    if device.type != "cpu":
+        return "fp32", f"{device.type}: fp32 (bf16 on it is a choice: precision 'bf16')"
+    if not cpu_has_native_bf16():
         return "fp32", "this CPU has no native bf16"
     probe = copy.deepcopy(model).train()
     fp32 = _pass_seconds(probe, images, labels, "fp32")

@@ -68,3 +68,18 @@ def test_bf16_autocast_rounds_the_convolutions_only():
     assert y.dtype == torch.bfloat16 and z.dtype == torch.float32 and conv.weight.dtype == torch.float32
     with training_autocast(CPU, "fp32"):
         assert conv(x).dtype == torch.float32
+
+
+def test_the_device_follows_torch_accelerator(monkeypatch):
+    from cnnzoo.compute import pick_device
+
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: None)
+    assert pick_device("auto") == torch.device("cpu") and pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="mps was asked for but this machine has no accelerator"):
+        pick_device("mps")
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("xpu"))
+    assert pick_device("auto") == torch.device("xpu") and pick_device("xpu:1") == torch.device("xpu", 1)
+    with pytest.raises(ValueError, match="cuda was asked for but this machine's accelerator is xpu"):
+        pick_device("cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        pick_device("gpu0")

@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--schedule", choices=SCHEDULES)
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--device", help="auto (default: the accelerator when there is one, torch.accelerator), cpu, cuda, mps or xpu")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="the training step's format; auto (default): bf16 where this CPU computes it natively and it "
                         "measured faster (cnnzoo.precision), mixed precision on CUDA")

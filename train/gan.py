@@ -45,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sample-every", type=int, help="steps between fixed-noise grids / GIF frames")
     p.add_argument("--scorer", help="classifier checkpoint for the live score ('auto': a shipped one; 'none': off)")
     p.add_argument("--score-every", type=int)
-    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--device", help="auto (default: the accelerator when there is one, torch.accelerator), cpu, cuda, mps or xpu")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds of training")
     p.add_argument("--out", dest="out_dir", help="output directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--resume", help="run directory to continue")
