@@ -65,3 +65,39 @@ def test_stop_mid_way_in_the_browser(open_page, url, screenshot_dir):
     page.locator("#landscape-contours img").first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(500)
     page.screenshot(path=str(screenshot_dir / "experiments-stopped.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_a_tiny_race_of_the_default_models(open_page, url, screenshot_dir, width, height):
+    """The four default models, one epoch each at 8×8: live status, both figures, the table.
+    Screenshots: race-<width>x<height>.png (the section) and -view.png (the window at the figures)."""
+    page = open_page(url, width, height)
+    section = page.locator("#race-section")
+    section.scroll_into_view_if_needed()
+    assert page.locator("#race-models").get_by_text("densenet_bc_40_k12").count() >= 1  # the defaults, chosen
+    page.locator("#race-image-size").get_by_label("8", exact=True).check()
+    page.locator("#race-budget input").fill("1")
+    # Every text the status shows, however briefly (a model of this size trains in under a second).
+    page.evaluate("""() => { const status = document.querySelector('#race-status'); window.raceStatuses = [];
+        new MutationObserver(() => window.raceStatuses.push(status.innerText))
+            .observe(status, {subtree: true, childList: true, characterData: true}); }""")
+    page.locator("#race-run").click()
+    status = page.locator("#race-status")
+    status.get_by_text("Done").wait_for(timeout=4 * TIMEOUT_MS)
+    assert "4 models, 1 epoch each, on digits at 8×8" in status.inner_text()
+    shown = page.evaluate("() => window.raceStatuses")
+    for k in range(1, 5):  # the progress of each model while it trained
+        assert any(f"(model {k} of 4)" in text for text in shown), shown
+    for plot in ("curves", "scatter"):
+        page.locator(f"#race-{plot} img").first.wait_for(timeout=TIMEOUT_MS)
+    table = page.locator("#race-table").inner_text()
+    assert all(name in table for name in ("simple_cnn", "resnet20", "wide_resnet16_4", "densenet_bc_40_k12"))
+    assert "%" in table and "done" in table
+    page.wait_for_timeout(500)  # the figures finish decoding
+    section.screenshot(path=str(screenshot_dir / f"race-{width}x{height}.png"))
+    page.locator("#race-curves").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / f"race-{width}x{height}-view.png"))
+    page.locator("#race-budget-kind").get_by_label("same seconds").check()  # the budget field follows its kind
+    page.locator("#race-budget").get_by_text("seconds per model").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#race-budget input").input_value() == "15"
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts

@@ -1,7 +1,9 @@
 """The Experiments tab: the ResNet paper's argument measured on networks of this page.
 
 Run alone with `python -m ui.experiments_tab`; app.py renders `build_demo()` as a tab. Each
-experiment is one section (a function building its own Accordion); the first:
+experiment is one section (a function building its own Accordion): degradation
+(ui.degradation_section), the loss landscape below, layer responses (ui.responses_section) and
+the architecture race (ui.race_section). The landscape:
 
 **Loss landscape** (Li et al. 2018, cnnzoo.landscape): f(α, β) = L(θ* + αδ + βη) around the
 trained weights of a plain and a residual network, on the same test images and the same random
@@ -35,6 +37,7 @@ from ui.cam_models import MODELS, Network, load_network, model_choices, test_set
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, number, serve, user_errors
 from ui.experiments_view import contour_figure, line_figure, save_files, summary_text, surface_figure
 from ui.degradation_section import degradation_section
+from ui.race_section import race_section
 from ui.responses_section import responses_section
 from ui.sessions import PageStops, Session, detach_page, page_load, session_for
 
@@ -301,6 +304,7 @@ def build_demo() -> gr.Blocks:
         degradation_section(EXPERIMENT_CONCURRENCY)  # shares the landscape's slot: both keep 2 cores busy
         pair = landscape_section(loaded)
         responses_section(pair["plain"], pair["residual"], RESPONSES_CONCURRENCY)  # the same two networks
+        race_section(EXPERIMENT_CONCURRENCY)  # trains on both cores, like the degradation runs
         demo.unload(detach_page)
     return demo
 
