@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import cam_tab, experiments_tab, gan_tab, inside_tab, shapes_tab, train_tab
+from ui import cam_tab, experiments_tab, gan_tab, inside_tab, report_tab, shapes_tab, train_tab
 from ui.common import QUEUE_MAX_SIZE, serve
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
@@ -18,6 +18,7 @@ TABS = [
     ("CAM", cam_tab.build_demo),
     ("GAN", gan_tab.build_demo),
     ("Experiments", experiments_tab.build_demo),
+    ("Report", report_tab.build_demo),
 ]
 
 INTRO = """

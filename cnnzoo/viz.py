@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cnnzoo.cam.maps import normalize_cam, upsample_cam
 from cnnzoo.files import atomic_write, temp_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PREDICTED_BOX_COLOR = (255, 255, 255)  # white: visible on jet and inferno alike
 TRUE_BOX_COLOR = (0, 255, 0)  # green, as the paper's ground-truth boxes
@@ -293,3 +297,27 @@ def caption_below(picture: np.ndarray, text: str) -> np.ndarray:
     band = Image.new("RGB", (picture.shape[1], height))
     ImageDraw.Draw(band).text((2, 0), text, fill=(255, 255, 255), font=font)
     return np.concatenate([picture, np.asarray(band)], axis=0)
+
+
+def confusion_figure(matrix: torch.Tensor, class_names: list[str], title: str) -> "Figure":
+    """Counts with rows = true class, columns = predicted class; the diagonal is right."""
+    k = len(class_names)
+    from matplotlib.figure import Figure  # matplotlib loads on the first figure, not with cnnzoo
+
+    fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(matrix.numpy(), cmap="Blues")
+    if k <= 20:
+        ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize="small")
+        ax.set_yticks(range(k), class_names, fontsize="small")
+        top = matrix.max().item() or 1
+        for i in range(k):
+            for j in range(k):
+                if matrix[i, j]:
+                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize="x-small",
+                            color="white" if matrix[i, j] > top / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: test confusion matrix", fontsize="medium")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
