@@ -26,7 +26,8 @@ The run record (record.json) is small, self-describing JSON:
      "events": [{"kind": "step", "step": 8, "epoch": 0.5, "train_loss": 1.2, ...}, ...],
      "images": [{"kind": "cam" | "samples", "step": 80, "epoch": 5.0, "file": "images/…png",
                  "caption": "…"}, ...],
-     "files": {"checkpoint": "last.safetensors", "metrics": "metrics.csv", ...}}
+     "files": {"checkpoint": "last.safetensors", "metrics": "metrics.csv", ...},
+     "title": "…"}    (optional: the name of a shipped record, cnnzoo.replay.pack_record)
 
 Paths inside are relative to the folder, so a record and its images can be copied elsewhere
 (without the weights) and still be replayed.

@@ -178,6 +178,22 @@ def test_the_degradation_figure_trains_the_four_nets_and_tabulates_them(url, mon
     assert new_client(url).predict(api_name="/degradation_stop") == "Nothing is training on this page."
 
 
+def test_the_recorded_classroom_run_replays_with_its_final_numbers(url):
+    import json
+
+    from ui.replays import RECORDS
+
+    recorded = json.loads((RECORDS / "degradation" / "group.json").read_text())["final_errors"]
+    status, figure, table = new_client(url).predict(256, api_name="/degradation_replay")
+    assert "**Seed 0.**" in status and "A recorded run, replayed." in status and figure["type"] == "matplotlib"
+    rows = {row[0]: row for row in table["data"]}
+    assert list(rows) == ["plain20", "resnet20", "plain56", "resnet56"]
+    assert rows["plain56"][1] == f"{100 * recorded['plain56']['train']:.2f}%"
+    # the effect the record shows: plain-56 trains worse than plain-20, ResNet-56 no worse than ResNet-20
+    assert recorded["plain56"]["train"] - recorded["plain20"]["train"] > 0.2
+    assert recorded["resnet56"]["train"] - recorded["resnet20"]["train"] < 0.01
+
+
 def test_degradation_curves_read_on_a_log_axis_whatever_the_errors():
     from ui.degradation_section import MIN_ERROR, curves, degradation_figure
 
@@ -189,3 +205,86 @@ def test_degradation_curves_read_on_a_log_axis_whatever_the_errors():
     assert test_y == [MIN_ERROR]  # a perfect epoch sits on the axis's floor, not at log(0)
     ax = degradation_figure({"plain56": history}).axes[0]
     assert ax.get_yscale() == "log" and ax.get_ylim() == (MIN_ERROR, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The architecture race (ui.race_section over cnnzoo.race; the core's own tests: tests/test_race.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def race(client, models=("simple_cnn", "resnet20"), dataset="digits", image_size=8, budget_kind="epochs", budget=1,
+         seed=0):
+    return client.predict(list(models), dataset, image_size, budget_kind, budget, seed, api_name="/race")
+
+
+def test_a_tiny_race_returns_the_curves_the_table_and_the_scatters_with_numbers(url):
+    from cnnzoo.registry import create_model
+    from cnnzoo.trace import trace
+
+    status, curves, table, scatter = race(new_client(url))
+    assert status.startswith("**Done** in") and "2 models, 1 epoch each, on digits at 8×8" in status, status
+    for plot in (curves, scatter):
+        assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png")
+    assert table["headers"] == ["model", "params", "MACs", "images/s", "epochs", "seconds", "test acc.", "status"]
+    rows = {row[0]: row for row in table["data"]}
+    assert list(rows) == ["simple_cnn", "resnet20"]
+    for name, (_, params, macs, speed, epochs, seconds, accuracy, state) in rows.items():
+        traced = trace(create_model(name, num_classes=10, in_channels=1), (1, 8, 8))
+        assert params == f"{traced.total_params:,}" and macs.endswith(" M")
+        assert speed > 0 and epochs == 1 and seconds > 0 and state == "done"
+        assert accuracy.endswith("%") and 0 <= float(accuracy[:-1]) <= 100
+
+
+def test_bad_race_settings_get_messages_naming_the_field(url):
+    client = new_client(url)
+    with pytest.raises(AppError, match="models: choose 2 to 6 models to race, got 1"):
+        race(client, models=("simple_cnn",))
+    with pytest.raises(AppError, match="each model races once"):
+        race(client, models=("simple_cnn", "simple_cnn"))
+    with pytest.raises(AppError, match="epochs per model is empty"):
+        race(client, budget=None)
+    with pytest.raises(AppError, match="epochs per model must be more than 0"):
+        race(client, budget=0)
+    with pytest.raises(AppError, match="seconds per model: 2 models × 200 s is more than the 5-minute limit "
+                                       "on one experiment here; choose at most 150 s per model"):
+        race(client, budget_kind="seconds", budget=200)
+    with pytest.raises(AppError, match="vgg11 cannot race at 8×8 pixels"):
+        race(client, models=("simple_cnn", "vgg11"))
+    with pytest.raises(AppError, match="seed must be a whole number from 0"):
+        race(client, seed=-1)  # (1.5 would be rounded by the field's precision=0 before the handler)
+    for bad in (dict(models=("simple_cnn", "dcgan_generator")), dict(dataset="cifar10"), dict(image_size=12)):
+        with pytest.raises(AppError):  # not among the choices: gradio's own check, before the handler
+            race(client, **bad)
+    assert new_client(url).predict(api_name="/race_stop") == "Nothing is racing on this page."
+
+
+def test_stop_mid_race_keeps_what_was_trained_and_only_stops_its_own_page(url):
+    client = new_client(url)
+    job = client.submit(["simple_cnn", "resnet20"], "digits", 8, "epochs", 50, 0, api_name="/race")
+    deadline = time.monotonic() + 60
+    while not any("test accuracy" in out[0] for out in job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first model has been evaluated once
+    assert any("**simple_cnn** (model 1 of 2)" in out[0] for out in job.outputs()), job.outputs()
+    assert new_client(url).predict(api_name="/race_stop") == "Nothing is racing on this page."
+    assert client.predict(api_name="/race_stop").startswith("Stopping")
+    status, curves, table, scatter = job.result(timeout=60)
+    assert status.startswith("**Stopped** after") and "resnet20 did not run" in status, status
+    assert [row[0] for row in table["data"]] == ["simple_cnn"] and table["data"][0][-1] == "stopped"
+    assert curves["plot"].startswith("data:image/png") and scatter["plot"].startswith("data:image/png")
+    assert client.predict(api_name="/race_stop") == "Nothing is racing on this page."
+
+
+def test_the_race_form_says_its_limits_also_without_gradios_checks():
+    from ui.race_section import MAX_RACE_S, race_config
+
+    config = race_config(["simple_cnn", "resnet20"], "digits", 16.0, "epochs", "3", 2.0)
+    assert (config.models, config.image_size, config.budget, config.seed) == (("simple_cnn", "resnet20"), 16, 3.0, 2)
+    assert config.max_seconds_per_model == MAX_RACE_S / 2  # an epochs race is capped by the server's limit
+    assert race_config("simple_cnn", "shapes", 32, "seconds", 10, 0).models == ("simple_cnn",)  # one name, as a list
+    for args, message in [(("digits", 16, "steps", 3, 0), "budget kind must be one of epochs, seconds"),
+                          (("cifar10", 16, "epochs", 3, 0), "the built-in digits, shapes"),
+                          (("digits", 12, "epochs", 3, 0), "image size must be one of 8, 16, 32"),
+                          (("digits", 16, "seconds", "", 0), "seconds per model is empty"),
+                          (("digits", 16, "epochs", 3, None), "seed is empty")]:
+        with pytest.raises(ValueError, match=message):
+            race_config(["simple_cnn", "resnet20"], *args)

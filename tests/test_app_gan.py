@@ -183,3 +183,20 @@ def test_presets_fill_the_form_with_the_seeds_settings(app_url):
     assert (digits["dataset"], digits["width"], digits["steps"]) == ("digits", 20, 1500)  # the tab's defaults
     with pytest.raises(AppError, match="nope.*wgan-mnist32-seed"):
         client.predict(preset="nope", api_name="/gan_preset")
+
+
+def test_the_shipped_gan_records_replay_with_their_grids_and_scrub(app_url):
+    client = new_client(app_url)
+    job = client.submit("dcgan-digits", 256, 90, api_name="/gan_replay")  # from 90%: the last 300 steps
+    losses, second, status, grid, score, gif, files, generator = job.result()
+    assert "finished" in status and max(row[0] for row in losses["data"]) == 3000
+    assert iio.imread(gif, index=None).shape[0] > 10 and grid.endswith(".png")
+    assert generator["value"] == "run:▶ dcgan · digits #1"  # the shipped generator, to sample from
+    picture, about, *_ = client.predict(generator["value"], 0, 4, api_name="/gan_sample")
+    assert "trained 3000 steps" in about
+    # the scrub bar: the run as it stood at 10%, its grid of then
+    losses, second, status, grid, score, *_ = client.predict("dcgan-digits", 10, api_name="/gan_replay_position")
+    assert max(row[0] for row in losses["data"]) <= 300 and "step 300 / 3000" in status and grid.endswith(".png")
+    # a record shipped without its weights: the curves and the GIF, said plainly
+    *_, status, grid, score, gif, files, generator = client.predict("wgan-digits", 256, 95, api_name="/gan_replay")
+    assert "its weights are not shipped" in status and gif.endswith(".gif")

@@ -154,3 +154,30 @@ def test_the_forms_nesterov_and_he_schedule_reach_the_run(app_url):
     assert (config["optimizer"], config["nesterov"], config["gamma"], list(config["milestones"])) == (
         "sgd", True, 0.1, [0.5, 0.75])
     assert config["normalisation"] == "dataset"  # an API client's form, not a recipe's
+
+
+def test_a_shipped_record_replays_like_a_live_run_and_scrubs(app_url):
+    client = new_client(app_url)
+    job = client.submit("train-default", 256, 0, 0.6, api_name="/replay")
+    updates = list(job)
+    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
+    assert len(updates) >= 2 and "finished" in status and "test accuracy **98.61%**" in status
+    series = {row[2] for row in acc["data"]}
+    assert series == {"▶ simple_cnn · digits #1 · train", "▶ simple_cnn · digits #1 · test"}
+    assert max(row[0] for row in loss["data"]) == pytest.approx(15.0)
+    assert timeline.endswith(".png") and any(f.endswith(".csv") for f in files)
+    # the scrub bar: the run at 40% (epoch 6 of 15), without replaying it
+    loss, acc, status, *_, timeline = client.predict("train-default", 40, 0.6, api_name="/replay_position")
+    assert max(row[0] for row in loss["data"]) == pytest.approx(6.0, abs=0.1)
+    assert "step 132 / 330" in status and "recorded" in status and timeline.endswith("cam-epoch6.png")
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("nope", 40, 0.6, api_name="/replay_position")
+
+
+def test_a_replay_at_its_recorded_pace_is_stopped_by_stop(app_url):
+    client = new_client(app_url)
+    job = client.submit("train-default", 1, 0, 0.6, api_name="/replay")
+    wait_for(job, lambda out: "epoch" in str(out[2]))
+    client.predict(api_name="/stop")
+    *_, status = job.result()[:3]
+    assert "stopped" in status

@@ -101,3 +101,20 @@ def test_choosing_a_recipe_fills_the_form(open_page, app_url, screenshot_dir):
         assert page.get_by_label("learning rate", exact=True).input_value() == "0.1"
         page.locator("#train-estimate").get_by_text(re.compile("epoch")).first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(screenshot_dir / f"train-recipe-{width}.png"), full_page=True)
+
+
+def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):
+    open_train_tab(page)
+    page.get_by_text("Replay a recorded run").click()
+    page.get_by_label("1×", exact=True).check()  # the recorded pace: the default run took seconds
+    status = page.locator("#train-status")
+    page.get_by_role("button", name="▶ Replay").click()
+    status.get_by_text(re.compile(r"▶ simple_cnn · digits #1 · epoch")).wait_for(timeout=TIMEOUT_MS)
+    page.reload(wait_until="load")  # a replay is a job of the browser's session, like a run
+    open_train_tab(page)
+    status.get_by_text("finished").wait_for(timeout=TIMEOUT_MS)
+    assert "98.61%" in status.inner_text()
+    for series in ("▶ simple_cnn · digits #1 · train", "▶ simple_cnn · digits #1 · test"):  # the legend, uncut
+        page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
+    page.locator("#train-confusion img").wait_for(timeout=TIMEOUT_MS)  # the test report of the shipped weights
+    page.screenshot(path=str(screenshot_dir / "train-replay-done.png"), full_page=True)

@@ -77,7 +77,7 @@ def print_event(event) -> None:
         print(event.message, flush=True)
     elif event.kind == "step":
         total_epochs = event.total_steps * event.epoch / event.step
-        parts = [f"{progress_bar(event.step / event.total_steps)} epoch {event.epoch:6.2f}/{round(total_epochs, 2):g}",
+        parts = [f"{progress_bar(event.step / event.total_steps)} epoch {event.epoch:6.2f}/{round(total_epochs, 1):g}",
                  f"loss {event.train_loss:.4f} acc {event.train_acc:.2%}",
                  f"{event.images_per_s:,.0f} img/s ETA {event.eta_s:,.0f}s lr {event.lr:.3g}"]
         print("\r" + "  ".join(parts), end="", flush=True)

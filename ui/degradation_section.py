@@ -17,8 +17,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE
+from cnnzoo.replay import SPEEDS
 from cnnzoo.trainer import TrainConfig, Trainer, final_errors
 from ui.common import LIGHT, UPDATE_EVERY_S, number, user_errors
+from ui.replays import group_spec, replays
 from ui.sessions import PageStops, session_for
 
 COLORS = {"plain20": "tab:orange", "plain56": "tab:red", "resnet20": "tab:cyan", "resnet56": "tab:blue"}
@@ -26,6 +28,7 @@ MIN_ERROR = 1e-3  # the log axis's floor: 0.1%, one image in a thousand
 TRAIN_SMOOTHING = 0.2  # EWM weight of the newest of the 20 training-error records per epoch (the Train tab's way)
 
 STOPS = PageStops()  # each page's Stop of its degradation runs
+RECORD = "degradation"  # the shipped record of the classroom run (ui.replays; train/records.py)
 
 
 def curves(history: list[dict]) -> tuple[list, list, list, list]:
@@ -101,6 +104,34 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
         STOPS.done(session, stop)
 
 
+def replay_degradation(speed: float = 16, request: gr.Request = None):
+    """The shipped record of this classroom run (checkpoints/records/degradation, seed 0) replayed at
+    `speed`× its recorded pace: the same figure growing, then the recorded final numbers. For a
+    class that cannot wait the two minutes; degradation_stop stops it."""
+    with user_errors():
+        items = replays(RECORD, speed, 0, "classifier")
+    recorded = group_spec(RECORD)["final_errors"]
+    session = session_for(request)
+    stop = STOPS.start(session)
+    histories, results, shown = {}, {}, 0.0
+    try:
+        for k, item in enumerate(items):
+            name = item.config["model"]
+            for event in item.run(stop):
+                histories[name] = event.history
+                if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:
+                    shown = time.monotonic()
+                    yield (f"**{name}** ({k + 1} of 4, recorded, {float(speed):g}×): epoch {event.epoch:.1f} of "
+                           f"{item.config['epochs']:g}", degradation_figure(histories), gr.skip())
+            if stop.is_set():
+                break
+            results[name] = recorded[name]
+        seed = items[0].config["seed"]
+        yield f"{summary(results, seed)} (A recorded run, replayed.)", degradation_figure(histories), final_table(results)
+    finally:
+        STOPS.done(session, stop)
+
+
 def degradation_stop(request: gr.Request = None) -> str:
     """Stop this page's degradation runs after the current step; the figure keeps what was trained."""
     if not STOPS.stop(session_for(request)):
@@ -125,11 +156,16 @@ def degradation_section(concurrency: dict) -> dict:
             c["degradation_seed"] = gr.Number(0, label="seed", precision=0, minimum=0, min_width=90)
             c["degradation_btn"] = gr.Button("train the four nets", variant="primary", elem_id="degradation-run")
             c["degradation_stop"] = gr.Button("Stop", elem_id="degradation-stop")
+        with gr.Row(equal_height=True):
+            c["degradation_speed"] = gr.Radio([(f"{s}×", s) for s in SPEEDS], value=16, label="replay speed")
+            c["degradation_replay"] = gr.Button("▶ replay the recorded run (seed 0): no waiting", elem_id="degradation-replay")
         c["degradation_status"] = gr.Markdown(elem_id="degradation-status")
         c["degradation_plot"] = gr.Plot(label="degradation", show_label=False, format="png", elem_id="degradation-plot")
         c["degradation_table"] = gr.Dataframe(label="final numbers", interactive=False, elem_id="degradation-table")
     outputs = [c["degradation_status"], c["degradation_plot"], c["degradation_table"]]
     c["degradation_btn"].click(run_degradation, c["degradation_seed"], outputs, api_name="degradation_figure",
                                **concurrency)
+    c["degradation_replay"].click(replay_degradation, c["degradation_speed"], outputs, api_name="degradation_replay",
+                                  **LIGHT)
     c["degradation_stop"].click(degradation_stop, None, c["degradation_status"], api_name="degradation_stop", **LIGHT)
     return c

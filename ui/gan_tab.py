@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from cnnzoo.compute import pick_device
+from cnnzoo.replay import Replay
 from cnnzoo.gan_trainer import (
     GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, GANConfig, GANTrainer, expected_seconds,
 )  # fmt: skip
@@ -32,6 +33,7 @@ from ui.gan_generate import (
     gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
 from ui.jobs import Job, raise_error, waiting_text
+from ui.replays import replay_controls, replays
 from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
 from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
 
@@ -78,6 +80,33 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
     yield from follow_gan(session)
 
 
+def gan_replay(record, speed, position, request: gr.Request = None):
+    """Replay a shipped GAN record (ui.replays: the shipped DCGAN, a WGAN run) exactly as a live run
+    shows: losses, the fixed-noise grids at their steps, scores, the GIF; at `speed`× the recorded
+    pace, from `position` % of the run. Stop stops it; a reload follows it on."""
+    with user_errors():
+        (replay,) = replays(record, speed, position, "gan")
+    session = session_for(request)
+    name = unique_name(f"▶ {replay.name}", session.generators)  # ▶: a replay
+    header = f"**{name}**: {replay.summary()}, recorded"
+    session.start_job("gan", functools.partial(gan_work, session, name, header, replay), needs_slot=False)
+    yield from follow_gan(session)
+
+
+def gan_replay_position(record, position):
+    """The scrub bar: the recorded GAN run at `position` % (losses, the grid and score of then)."""
+    with user_errors():
+        (replay,) = replays(record, 1, position, "gan")
+    history = replay.history_at(replay.from_step)
+    grids = replay.pictures_at(replay.from_step, "samples")
+    scores = [r for r in history if r["kind"] == "score"]
+    losses, second = loss_frames(history)
+    status = (status_line(replay.name, replay.event(history, **history[-1])) if history else f"**{replay.name}** · step 0")
+    return TRAIN_OUTPUTS(losses=losses, second=second, status=f"{status} · recorded",
+                         live_grid=str(replay.folder / grids[-1]["file"]) if grids else None,
+                         live_score=f"step {scores[-1]['step']}: {scores[-1]['message']}" if scores else "")
+
+
 def gan_preset(preset: str):
     """Fill the GAN form with a preset of cnnzoo.recipes.GAN_PRESETS (its name, or "(your own
     settings)"): the seeds' DCGAN and WGAN, the WGAN paper's clip, the CPU defaults; and a note
@@ -85,18 +114,24 @@ def gan_preset(preset: str):
     return gan_preset_values(preset, MAX_WIDTH)
 
 
-def gan_work(session: Session, name: str, header: str, config: GANConfig, job: Job) -> None:
-    """The job's work: the run, each event published with what every page shows of it."""
-    folder = session.subfolder(f"gan-{uuid.uuid4().hex[:8]}")
-    job.publish(name=name, header=header, live_score="" if config.scorer else score_text(None))
-    for event in GANTrainer(dataclasses.replace(config, out_dir=str(folder))).run(session.stop):
+def gan_work(session: Session, name: str, header: str, config: GANConfig | Replay, job: Job) -> None:
+    """The job's work: the run (or the replay of a recorded one), each event published with what
+    every page shows of it."""
+    if isinstance(config, Replay):
+        run, scored = config, False
+    else:
+        folder = session.subfolder(f"gan-{uuid.uuid4().hex[:8]}")
+        run, scored = GANTrainer(dataclasses.replace(config, out_dir=str(folder))), bool(config.scorer)
+    job.publish(name=name, header=header, live_score="" if scored else score_text(None))
+    for event in run.run(session.stop):
         view = {}
         if event.kind == "start":
             view["header"] = header = f"{header}<br>{event.message}"
         elif event.kind == "sample":
             view["live_grid"] = show_picture(event.samples, session, "grid")
-        elif event.kind == "score":
-            view["live_score"] = score_text(event.score, f"step {event.step}")
+        elif event.kind == "score":  # a replay's records hold the summary, not the whole report
+            view["live_score"] = score_text(event.score, f"step {event.step}") if event.score else \
+                f"step {event.step}: {event.message}"
         elif event.kind == "end" and event.checkpoint:
             session.generators[name] = event.checkpoint  # it joins the page's generator list
         job.publish(event, **view)
@@ -134,12 +169,18 @@ def finished_view(job: Job, session: Session) -> dict:
     """The end of a run: its checkpoint in the generator list; the GIF and the files. (The final
     score came as the last "score" event, before the end; there is none after a Stop.)"""
     name, end = job.view.get("name", "the run"), job.latest.get("end")
-    if end is None or end.checkpoint is None:  # diverged before the first checkpoint
-        return dict(status=f"**{name}** stopped: {end.message if end else 'no end'}")
-    files = [end.files[role] for role in ("generator", "gif", "discriminator", "metrics") if role in end.files]
+    if end is None:
+        return dict(status=f"**{name}** stopped: no end")
+    if end.checkpoint is None and end.reason != "done":  # diverged before the first checkpoint, or a stopped replay
+        return dict(status=f"**{name}** stopped: {end.message}")
+    files = [end.files[role] for role in ("generator", "gif", "discriminator", "metrics") if role in (end.files or {})]
     losses, second = loss_frames(end.history)
-    return dict(losses=losses, second=second, status=end_line(name, end), progress_gif=end.gif, train_files=files,
-                generator=gr.update(choices=GENERATORS.choices(session), value=f"run:{name}"))
+    view = dict(losses=losses, second=second, status=end_line(name, end), progress_gif=end.gif, train_files=files)
+    if end.checkpoint is None:  # a record shipped without its weights
+        view["status"] = f"**{name}** finished · {end.message} (recorded; its weights are not shipped)"
+    else:
+        view["generator"] = gr.update(choices=GENERATORS.choices(session), value=f"run:{name}")
+    return view
 
 
 def rejoin(request: gr.Request):
@@ -234,6 +275,7 @@ def training_controls() -> dict:
     with gr.Row():
         c["train_btn"] = gr.Button("Train", variant="primary")
         c["stop_btn"] = gr.Button("Stop", variant="stop")
+    c.update(replay_controls("gan", "replay_"))
     return c
 
 
@@ -328,6 +370,10 @@ def build_demo() -> gr.Blocks:
         train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
                                            **LIGHT)
         c["stop_btn"].click(stop_training, None, c["status"], api_name="gan_stop", **LIGHT)
+        replay_event = c["replay_btn"].click(gan_replay, by_name(["replay_record", "replay_speed", "replay_position"]),
+                                             TRAIN_OUTPUTS.of(c), api_name="gan_replay", **LIGHT)
+        c["replay_position"].release(gan_replay_position, by_name(["replay_record", "replay_position"]),
+                                     TRAIN_OUTPUTS.of(c), api_name="gan_replay_position", **LIGHT)
         c["preset"].input(gan_preset, c["preset"], GAN_OUTPUTS.of(c), api_name="gan_preset", **LIGHT)
 
         # --- generating ---
@@ -338,6 +384,7 @@ def build_demo() -> gr.Blocks:
         c["upload"].upload(gan_upload, c["upload"], c["generator"], api_name="gan_upload", **GENERATE_CONCURRENCY).success(
             **sample, api_visibility="private")
         train_event.then(**sample, api_visibility="private")
+        replay_event.then(**sample, api_visibility="private")
         walk_outputs = WALK_OUTPUTS.of(c)
         c["walk_btn"].click(gan_interpolate, by_name(WALK_INPUTS), walk_outputs, api_name="interpolate",
                             **GENERATE_CONCURRENCY)

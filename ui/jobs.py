@@ -15,6 +15,7 @@ beyond MAX_WAITING a new run is refused with a message, the queue never grows wi
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import threading
@@ -44,11 +45,11 @@ class Job:
     error    the message of the ValueError that ended it (a dataset missing offline …), if any
     """
 
-    def __init__(self, kind: str, work: Callable[["Job"], None]):
-        self.kind, self.work = kind, work
+    def __init__(self, kind: str, work: Callable[["Job"], None], needs_slot: bool = True):
+        self.kind, self.work, self.needs_slot = kind, work, needs_slot  # a replay trains nothing: no slot
         self.view: dict = {}
         self.latest: dict = {}
-        self.waiting, self.done, self.error = True, False, None
+        self.waiting, self.done, self.error = needs_slot, False, None
         self.version = 0  # counts changes; followers redraw when it moves
         self.urgent = 0  # the version of the latest change to show at once
         self.changed = threading.Condition()
@@ -93,9 +94,10 @@ class Job:
     def _run(self) -> None:
         global _waiting
         try:
-            with TRAIN_SLOTS:
-                with _waiting_lock:
-                    _waiting -= 1
+            with TRAIN_SLOTS if self.needs_slot else contextlib.nullcontext():
+                if self.needs_slot:
+                    with _waiting_lock:
+                        _waiting -= 1
                 self.waiting = False
                 self.publish()
                 self.work(self)
@@ -112,6 +114,8 @@ class Job:
 def queue_job(job: Job) -> Job:
     """Start a job: it waits in its thread for a training slot. A gr.Error when too many wait."""
     global _waiting
+    if not job.needs_slot:
+        return job.start()
     with _waiting_lock:
         if _waiting >= MAX_WAITING:
             raise gr.Error(f"The server is busy: {_waiting} runs are waiting for a training slot. "

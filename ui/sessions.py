@@ -89,14 +89,14 @@ class Session:
         """A training job of this session is running (or waiting for a slot)."""
         return self.job is not None and not self.job.done
 
-    def start_job(self, kind: str, work) -> Job:
+    def start_job(self, kind: str, work, needs_slot: bool = True) -> Job:
         """Start this session's one training job (shared by the Train and GAN tabs), with a fresh
-        Stop; a gr.Error while one runs."""
+        Stop; a gr.Error while one runs. A replay needs no training slot (needs_slot=False)."""
         with self._job_lock:
             if self.busy:
                 raise gr.Error("This page is already training (here or in another tab): press Stop first, or wait.")
             self.stop.clear()
-            self.job = queue_job(Job(kind, work))
+            self.job = queue_job(Job(kind, work, needs_slot))
             return self.job
 
     def subfolder(self, name: str) -> Path:

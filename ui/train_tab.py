@@ -17,35 +17,32 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
-from pathlib import Path
 
 import gradio as gr
-import pandas as pd
-import torch
-from matplotlib.figure import Figure
 
 from cnnzoo import data as datasets
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE, RECIPES
 from cnnzoo.registry import list_models
-from cnnzoo.trainer import ClassifierReport, TrainConfig, Trainer, classifier_report
-from cnnzoo.viz import enlarge, save_png, whole_scale
+from cnnzoo.replay import Replay
+from cnnzoo.trainer import TrainConfig, Trainer
 from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
 from ui.common import (
-    KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view, duration,
+    KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view,
     form_number, knob_controls, knob_updates, serve, user_errors,
 )  # fmt: skip
-from ui.jobs import Job, raise_error, waiting_text
+from ui.jobs import Job, raise_error
 from ui.recipes_view import (
     OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
     schedule_fields, train_recipe,
 )  # fmt: skip
 from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
+from ui.replays import replay_controls, replays
+from ui.train_view import curves, final_line, live_status, report_view, status_line
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
 IMAGE_SIZES = ["native", "16", "28", "32", "64"]
 DEGRADATION_RECIPE = {**DEGRADATION_RECIPE, "cam_probe": 0}  # the Train tab also shows each run's CAM timeline
-MISCLASSIFIED_SHOWN = 24
 
 # What the training events update, by name (ui.common.Outputs).
 OUTPUTS = Outputs("loss_plot", "acc_plot", "status", "confusion", "gallery", "files", "runs", "timeline")
@@ -84,6 +81,36 @@ def resume_run(run_name, smoothing, request: gr.Request):
         raise gr.Error("Choose a run of this session that was stopped (the 'resume' list), then press Resume.")
     start_training(session, [run])
     yield from follow_runs(session, smoothing)
+
+
+def replay(record, speed, position, smoothing, request: gr.Request):
+    """Replay a shipped run record (ui.replays: the default run, the shipped ResNets, the degradation
+    experiment) exactly as a live run shows: curves, status, test report, CAM timeline; at `speed`×
+    the recorded pace, from `position` % of the run. Stop stops it; a reload follows it on."""
+    with user_errors():
+        items = replays(record, speed, position, "classifier")
+    session = session_for(request)
+    start_training(session, items, needs_slot=False)
+    yield from follow_runs(session, smoothing)
+
+
+def replay_position(record, position, smoothing):
+    """The scrub bar: the recorded run(s) as they stood at `position` % (curves, status, CAM frame)."""
+    with user_errors():
+        items = replays(record, 1, position, "classifier")
+    runs = [Run(name=item.name, config=item.config, history=item.history_at(item.from_step)) for item in items]
+    item, run = items[-1], runs[-1]
+    if not run.history:
+        status = f"**{run.name}** · the start of the recorded run"
+    elif run.history[-1]["kind"] == "end":
+        run.status = item.record["status"]
+        status = final_line(run)
+    else:
+        status = f"{status_line(run, item.event(run.history, **run.history[-1]))} · recorded"
+    frames = item.pictures_at(item.from_step, "cam")
+    loss, acc = curves(runs, smoothing)
+    return OUTPUTS(loss_plot=loss, acc_plot=acc, status=status,
+                   timeline=str(item.folder / frames[-1]["file"]) if frames else None)
 
 
 def redraw(selected_runs, smoothing, request: gr.Request):
@@ -127,10 +154,10 @@ def upload_path(upload, dataset: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def start_training(session: Session, jobs: list) -> None:
-    """Train jobs (new TrainConfigs, or a stopped Run to resume) one after another in the session's
-    training job (ui.jobs): it outlives the page that started it, and every page follows it."""
-    session.start_job("train", functools.partial(train_runs, session, jobs))
+def start_training(session: Session, jobs: list, needs_slot: bool = True) -> None:
+    """Train jobs (new TrainConfigs, a stopped Run to resume, or Replays) one after another in the
+    session's training job (ui.jobs): it outlives the page that started it, and every page follows it."""
+    session.start_job("train", functools.partial(train_runs, session, jobs), needs_slot)
 
 
 def train_runs(session: Session, jobs: list, job: Job) -> None:
@@ -145,7 +172,7 @@ def train_runs(session: Session, jobs: list, job: Job) -> None:
             job.publish(event)
         if session.stop.is_set():
             break
-    job.publish(report=report_view(shown[-1]))
+    job.publish(report=report_view(shown[-1], session.subfolder(f"misclassified{len(session.runs)}")))
 
 
 def follow_runs(session: Session, smoothing: float):
@@ -179,9 +206,12 @@ def rejoin(smoothing, request: gr.Request):
     yield from follow_runs(session, smoothing)
 
 
-def start_run(session: Session, job: TrainConfig | Run) -> tuple[Run, Trainer]:
-    """The run record and its Trainer: a new run in a folder of the session, or a stopped one resumed."""
-    if isinstance(job, Run):
+def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, Trainer | Replay]:
+    """The run record and its Trainer: a new run in a folder of the session, a stopped one resumed,
+    or a recorded one replayed (a Replay yields the trainer's events)."""
+    if isinstance(job, Replay):
+        run, trainer = Run(name=unique_name(f"▶ {job.name}", session.runs), config=job.config), job  # ▶: a replay
+    elif isinstance(job, Run):
         run, trainer = job, Trainer(resume_from=job.checkpoint, override={"time_limit_s": MAX_TRAIN_S})
     else:
         run = Run(name=unique_name(f"{job.model} · {job.dataset}", session.runs), config=job.to_dict())
@@ -201,126 +231,6 @@ def finished_view(session: Session, shown: list[Run], smoothing: float, report):
     return OUTPUTS(loss_plot=loss, acc_plot=acc, status=final_line(finished), confusion=confusion, gallery=gallery,
                    files=files, runs=gr.update(choices=list(session.runs), value=[r.name for r in shown]),
                    timeline=finished.files.get("cam_strip"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Views
-# ---------------------------------------------------------------------------------------------
-
-
-def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Long-format rows (epoch, value, series) for the loss and accuracy plots.
-
-    Train curves are smoothed like TensorBoard (exponential moving average with weight
-    `smoothing`); test curves are already averages over the test set and are drawn as they are.
-    """
-    loss_rows, acc_rows = [], []
-    for run in runs:
-        steps = [h for h in run.history if h["kind"] == "step"]
-        evals = [h for h in run.history if h["kind"] == "eval"]
-        if steps:
-            frame = pd.DataFrame(steps)
-            alpha = 1 - min(max(float(smoothing or 0), 0.0), 0.99)
-            loss = frame["train_loss"].ewm(alpha=alpha, adjust=True).mean()
-            acc = frame["train_acc"].ewm(alpha=alpha, adjust=True).mean() * 100
-            loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": loss, "series": f"{run.name} · train"}))
-            acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": acc, "series": f"{run.name} · train"}))
-        if evals:
-            frame = pd.DataFrame(evals)
-            for split in ("test", "val"):
-                if frame[f"{split}_loss"].notna().any():
-                    series = f"{run.name} · {split}"
-                    loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_loss"], "series": series}))
-                    acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_acc"] * 100, "series": series}))
-    # None, not an empty frame: a LinePlot first given zero rows keeps an empty colour scale
-    # and then draws later rows invisibly (seen in Chromium with gradio 6.31).
-    return (pd.concat(loss_rows, ignore_index=True) if loss_rows else None,
-            pd.concat(acc_rows, ignore_index=True) if acc_rows else None)
-
-
-def live_status(job: Job, runs: list[Run]) -> str:
-    """The status line of a running job: waiting for a slot, loading, or the latest event."""
-    if job.waiting:
-        return waiting_text()
-    event = job.latest.get("last")
-    if not runs or event is None or event.kind == "end" and runs[-1].status == "running":
-        return f"**{runs[-1].name if runs else 'the run'}** · loading the data…"
-    return status_line(runs[-1], event)
-
-
-def status_line(run: Run, event) -> str:
-    if event.kind == "start":
-        return f"**{run.name}** · {event.message}"
-    if event.kind == "end":  # shown at once: the report that follows takes a moment
-        return final_line(run) + " · preparing the test report…"
-    last_step = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
-    last_eval = next((h for h in reversed(event.history) if h["kind"] == "eval"), None)
-    parts = [f"**{run.name}**", f"epoch {event.epoch:.2f} / {run.config['epochs']:g}",
-             f"step {event.step} / {event.total_steps}"]
-    if last_step:
-        parts += [f"{last_step['images_per_s']:,.0f} images/s", f"ETA {duration(last_step['eta_s'])}",
-                  f"lr {last_step['lr']:.3g}"]
-    if last_eval and last_eval["test_acc"] is not None:
-        parts.append(f"test acc {last_eval['test_acc']:.1%}")
-    parts.append(str(event.device))
-    return " · ".join(parts)
-
-
-def final_line(run: Run) -> str:
-    last_eval = next((h for h in reversed(run.history) if h["kind"] == "eval"), None)
-    acc = f" · test accuracy **{last_eval['test_acc']:.2%}**" if last_eval else ""
-    end = next((h for h in reversed(run.history) if h["kind"] == "end"), None)
-    why = {
-        "done": "finished", "stopped": "stopped: press Resume to continue", "nan": "stopped: the loss diverged",
-        "time_limit": f"reached this server's {MAX_TRAIN_S / 60:g}-minute limit: press Resume to continue",
-    }.get(run.status, run.status)  # fmt: skip
-    message = f"<br>{end['message']}" if end and run.status == "nan" else ""
-    return f"**{run.name}** {why}{acc}{message}"
-
-
-def report_view(run: Run):
-    """(confusion matrix figure, misclassified gallery) of a run's checkpoint, or nothing without one."""
-    if not run.checkpoint:
-        return None, []
-    report = classifier_report(run.checkpoint)
-    figure = confusion_figure(report.confusion, report.class_names, run.name)
-    # Files, not arrays: gradio caches an array by content hash and rewrites that file on every
-    # request, so thirty students with identical default runs would read half-written images.
-    return figure, misclassified_gallery(report, run.files.get("checkpoint") or run.checkpoint)
-
-
-def misclassified_gallery(report: ClassifierReport, checkpoint: str) -> list[tuple[str, str]]:
-    names, test = report.class_names, report.test_set
-    folder = Path(checkpoint).parent / "misclassified"
-    gallery = []
-    for i in report.wrong[:MISCLASSIFIED_SHOWN].tolist():
-        image = test.images[i].permute(1, 2, 0)  # (H, W, C)
-        path = save_png(enlarge(image, whole_scale(max(image.shape[:2]), 96)), folder / f"test{i}.png")
-        caption = f"predicted {names[report.predictions[i]]} ({report.confidence[i]:.0%}) · true {names[test.labels[i]]}"
-        gallery.append((str(path), caption))
-    return gallery
-
-
-def confusion_figure(matrix: torch.Tensor, class_names: list[str], title: str) -> Figure:
-    """Counts with rows = true class, columns = predicted class; the diagonal is right."""
-    k = len(class_names)
-    fig = Figure(figsize=(5.2, 4.6), layout="constrained")
-    ax = fig.subplots()
-    image = ax.imshow(matrix.numpy(), cmap="Blues")
-    if k <= 20:
-        ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize="small")
-        ax.set_yticks(range(k), class_names, fontsize="small")
-        top = matrix.max().item() or 1
-        for i in range(k):
-            for j in range(k):
-                if matrix[i, j]:
-                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize="x-small",
-                            color="white" if matrix[i, j] > top / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{title}: test confusion matrix", fontsize="medium")
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    return fig
 
 
 def resumable_choices(request: gr.Request):
@@ -410,6 +320,7 @@ def controls() -> dict[str, gr.components.Component]:
         c["train_btn"] = gr.Button("Train", variant="primary")
         c["stop_btn"] = gr.Button("Stop", variant="stop")
     c["estimate"] = gr.Markdown(elem_id="train-estimate")  # ui.calculator.training_estimate
+    c.update(replay_controls("classifier", "replay_"))
     return c
 
 
@@ -447,7 +358,11 @@ def build_demo() -> gr.Blocks:
                                                        api_name="degradation", **LIGHT)
         resume_event = c["resume_btn"].click(resume_run, [c["resume_choice"], c["smoothing"]], outputs, api_name="resume",
                                              **LIGHT)
-        for event in (train_event, degradation_event, resume_event):
+        replay_inputs = [c["replay_record"], c["replay_speed"], c["replay_position"], c["smoothing"]]
+        replay_event = c["replay_btn"].click(replay, replay_inputs, outputs, api_name="replay", **LIGHT)
+        c["replay_position"].release(replay_position, [c["replay_record"], c["replay_position"], c["smoothing"]],
+                                     outputs, api_name="replay_position", **LIGHT)
+        for event in (train_event, degradation_event, resume_event, replay_event):
             event.then(resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         stop_btn.click(stop_training, None, c["status"], api_name="stop", **LIGHT)
         # Choosing runs changes the set of lines: reset the plots, then draw (see LinePlotLines).
