@@ -104,6 +104,8 @@ class GANConfig(RunConfig):
     steps: int | None = None  # generator steps; None: from epochs, else DEFAULT_STEPS
     epochs: float | None = None  # passes over the training images (WGAN uses n_critic per step)
     seed: int = 0
+    # The seeds' code draws 16 fixed vectors (a 4×4 grid); every preset keeps 64, the GAN tab's
+    # 8×8 live grid and GIF, so every run's grid has one layout. num_samples=16 gives the seeds' grid.
     num_samples: int = 64  # fixed-noise samples in the progress grid (8×8)
     sample_every: int = 50  # steps between fixed-noise grids (a "sample" event and a GIF frame)
     gif_frames: int = 60  # at most this many GIF frames: beyond, every other one is dropped

@@ -79,6 +79,8 @@ DEGRADATION_RECIPE = dict(dataset="digits", image_size=16, epochs=12, batch_size
 
 # GANConfig fields. Batch sizes the seeds leave to a BATCH_SIZE they never show are the papers':
 # DCGAN trained with mini-batches of 128, WGAN's Algorithm 1 has m = 64.
+# The seed presets show 64 fixed-noise samples (GANConfig.num_samples, the GAN tab's 8×8 grid), not
+# the 16 fixed vectors of the seeds' code (seed 000 f, h); their sample rhythm is the seeds'.
 GAN_PRESETS: dict[str, dict] = {
     # The GAN tab's defaults: they show all ten digits within about a minute on a laptop CPU.
     "dcgan-digits": dict(model="dcgan", dataset="digits", image_size=32, width=20, batch_size=64),

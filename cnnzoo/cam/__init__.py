@@ -15,6 +15,11 @@ the score is the average of M_c plus the bias, so M_c(x, y) is how much location
 contributes to "this is a c". Upsampled to the image it shows where the evidence lies;
 thresholding it gives a box learned from class labels alone (weakly supervised localisation).
 
+The paper sets the bias to 0 (seed 000 a); cnnzoo's heads keep b_c (ClassifierHead, one head
+for every net, torchvision's fc.bias included). b_c adds a per-class constant to S_c (it can
+change which class ranks first) and nothing to M_c(x, y) = Σ_k w_k^c f_k(x, y): the maps, and
+the boxes drawn from them, are what the paper's would be for the same w.
+
 Global max pooling (GMP), the paper's comparison: the same maps M_c, but the read-out is
 S_c = Σ_k w_k^c max_{x,y} f_k(x, y) + b_c. Each channel contributes from its own peak, and the
 peaks may sit in different places, so S_c is *not* max_{x,y} M_c + b_c (nor its mean + b_c).

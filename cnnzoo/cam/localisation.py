@@ -4,6 +4,12 @@ An image counts as localised when its predicted class is right AND the box aroun
 that class has IoU >= 0.5 with the true box (the ILSVRC criterion Zhou et al. report). Measured
 over a range of thresholds, since the best one depends on the model.
 
+This is top-1 localisation: one guess, the predicted class and its box. The paper's ILSVRC
+figure (37.1%) is a top-5 error: five (class, box) guesses, right if any has the true class and
+IoU >= 0.5. With 10 classes, five guesses cover half the classes; and for a net that classifies every
+test image right, like the shipped shapes model (100.0%, checkpoints/simple-shapes-cam.md),
+the two measures are equal, since its other four guesses have wrong classes.
+
     result = localisation_accuracy(model, load_dataset("shapes", "test"))
     result.best_threshold, result.at(0.2), result.rows()
 """

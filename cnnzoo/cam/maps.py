@@ -102,6 +102,8 @@ def _channel_weights(model: nn.Module, features: torch.Tensor, class_idx, top_k:
         with torch.no_grad():
             logits = model.forward_head(features)  # (N, K)
             classes = _pick_classes(logits, class_idx, top_k)  # (N, k)
+            # Only w_k^c enters the map. The head's bias b_c (the paper sets it to 0) shifts S_c by a
+            # per-class constant and adds nothing to M_c(x, y) = Σ_k w_k^c f_k(x, y).
             return logits, classes, model.head.fc.weight[classes]  # (N, k, C): w_k^c
     # Only the head is differentiated: a leaf copy of the features, so no backbone graph is
     # built and no parameter's .grad changes.

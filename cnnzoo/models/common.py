@@ -21,6 +21,8 @@ class ClassifierHead(nn.Module):
 
     pool="avg" is global average pooling (GAP); pool="max" is global max pooling (GMP),
     the variant the paper compares against. `fc` holds w_k^c, the weights CAM reads.
+    fc keeps its bias b_c, which the paper sets to 0 (one head for every net; torchvision's
+    fc.bias loads into it): a per-class constant on the score, nothing on the map (cnnzoo.cam).
     """
 
     def __init__(self, in_features: int, num_classes: int, pool: str = "avg"):

@@ -55,6 +55,9 @@ class DenseLayer(nn.Module):
         new = self.conv1(self.relu1(self.norm1(x)))          # (N, 4k, H, W); (N, k, H, W) without bottleneck
         if self.bottleneck:
             new = self.conv2(self.relu2(self.norm2(new)))    # (N, k, H, W)
+        # Input first, then the k new maps: torchvision's order. The seed's code
+        # (seed 003) writes cat([out, x]): only a permutation of the channels, which the next layer's
+        # BN and conv weights absorb (permute them the same way), so the two nets are equivalent.
         return torch.cat([x, new], dim=1)                    # (N, m + k, H, W)
 
 
@@ -169,6 +172,10 @@ def densenet_bc_250_k24(*, num_classes=10, in_channels=3, pool="avg"):
 
 @register_model(family="densenet", paper=PAPER)
 def densenet121(*, num_classes=10, in_channels=3, growth_rate=32, pool="avg"):
-    """DenseNet-121 (blocks 6-12-24-16, k=32, θ=0.5) with a 3×3 stem for 32×32 images (ends at 4×4)."""
+    """DenseNet-121 (blocks 6-12-24-16, k=32, θ=0.5) with a 3×3 stem for 32×32 images (ends at 4×4).
+
+    The seed's code (seed 003: 3×3 stem, 4×4 average pool). The paper's ImageNet DenseNet-121
+    (7×7/2 stem + 3×3/2 max-pool, 224×224 inputs) is not built here.
+    """
     return DenseNet((6, 12, 24, 16), growth_rate, 0.5, True, num_classes=num_classes,
                     in_channels=in_channels, pool=pool)

@@ -16,6 +16,11 @@ and as many fewer multiplies per pixel. Two stacked 3×3 convs see a 5×5 window
 with fewer weights than one 5×5 (Inception v2's factorisation). Every branch keeps H and W
 (padding, stride 1) so the outputs can be concatenated.
 
+branch3 is the tutorial's double 3×3 (seed 002), the same four branches as torchvision's
+Inception-v3 `InceptionA`. GoogLeNet v1, the paper named here, has a single 3×3 in that branch
+(its 3a: 1×1 64; 1×1 96 -> 3×3 128; 1×1 16 -> 5×5 32; pool -> 1×1 32). InceptionModule does not
+build the single-3×3 branch, and googlenet_small uses the double one too.
+
 Two nets use it:
 * inception_mnist: the MNIST net of the Inception-module tutorial (PyTorch tutorial 11,
   "Advanced CNN"), layer for layer.
@@ -54,6 +59,8 @@ class InceptionModule(nn.Module):
     The defaults are the tutorial's module: 16 + 24 + 24 + 24 = 88 output channels.
     bn_relu=False is the tutorial's module exactly (plain convs with bias, no activation
     inside; the net applies ReLU around it); bn_relu=True puts BN + ReLU after every conv.
+    branch3 is always the tutorial's 1×1 -> 3×3 -> 3×3 (GoogLeNet v1: 1×1 -> one 3×3; see the
+    module docstring).
     """
 
     def __init__(self, in_channels: int, ch1x1=16, ch5x5_reduce=16, ch5x5=24, ch3x3_reduce=16,

@@ -34,6 +34,18 @@ False for the CIFAR nets (He et al. 2016 did not; nor does kuangliu's code), Tru
 *_imagenet nets (the ResNet code of seed 001, torchvision's ResNet called with
 zero_init_residual=True; torchvision's own default is False). Plain nets have no such knob: a
 zero γ would silence a block that has no shortcut around it.
+
+num_classes defaults to 10 in every builder, the *_imagenet ones too: the zoo's built-in
+datasets (digits, shapes, MNIST, Fashion-MNIST, CIFAR-10) have 10 classes, so every net trains
+on them as built. num_classes=1000 gives the paper's ImageNet nets and torchvision's counts:
+ResNet-18 11.7M, -34 21.8M, -50 25.6M, -101 44.5M, -152 60.2M parameters (with 10 classes,
+ResNet-50 has 23.5M); the Shapes and CAM tabs open the ImageNet nets that way.
+
+Init: he_init (kaiming_normal, fan_out; BN γ = 1, β = 0) on every layout, the kuangliu one
+too. kuangliu/pytorch-cifar's ResNet (the code of seed 000 d) sets no init of its own, so it
+gets PyTorch's default (kaiming_uniform with a = √5); here one init serves the whole family,
+so the three layouts differ only in their layout. The linear layer keeps PyTorch's default
+in both.
 """
 from __future__ import annotations
 
@@ -189,7 +201,7 @@ class ResNet(Classifier):
         self.num_features = self.inplanes
         self.head = ClassifierHead(self.num_features, num_classes, pool)
 
-        self.apply(he_init)
+        self.apply(he_init)  # every layout, kuangliu's too (its code keeps PyTorch's default init)
         if zero_init_residual and residual:
             # Goyal et al. 2017: gamma = 0 in each branch's last BN makes every residual block
             # start as the identity, which eases the first steps of training very deep nets.

@@ -2,7 +2,7 @@
 
 WRN-d-k is a CIFAR ResNet made k times wider and much shallower: the paper finds that width,
 not extreme depth, buys accuracy, and that wide nets use a GPU far better. Two of its results
-(Table 4, sec. "computational efficiency"): WRN-40-4 reaches about the accuracy of the thin
+(Table 5, sec. "computational efficiency"): WRN-40-4 reaches about the accuracy of the thin
 pre-activation ResNet-1001 and trains 8× faster; WRN-28-10 is 1.6× faster than ResNet-1001
 *and* more accurate (CIFAR-10 error 0.92 points lower, CIFAR-100 3.46 points lower).
 
@@ -15,6 +15,10 @@ pre-activation ResNet-1001 and trains 8× faster; WRN-28-10 is 1.6× faster than
 depth d = 6n + 4: the stem conv, 3 stages × n blocks × 2 convs, and (counted by the paper)
 the 1×1 projections, one per stage. Blocks are "B(3,3)" pre-activation blocks (He et al. 2016,
 "Identity Mappings"): BN-ReLU-conv3×3-BN-ReLU-dropout-conv3×3, dropout between the convs.
+
+Init as the WRN tutorial's code (seed 000 b): he_init (kaiming_normal fan_out, BN γ = 1,
+β = 0) and the linear layer's bias set to 0 (its weight keeps PyTorch's default). The other
+families keep PyTorch's default fc bias: none of their seeds' code zeroes it.
 """
 from __future__ import annotations
 
@@ -79,6 +83,7 @@ class WideResNet(Classifier):
         self.num_features = c
         self.head = ClassifierHead(c, num_classes, pool)
         self.apply(he_init)
+        nn.init.zeros_(self.head.fc.bias)  # the seed's code: Linear bias = 0
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)           # (N, 16, 32, 32)
