@@ -38,8 +38,10 @@ def images_per_s(ranks: int, steps: int, out: Path) -> float:
     if ranks > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks),
                     "-m", "train.classifier"]
-    subprocess.run([*launcher, *flags], cwd=REPO, check=True, capture_output=True, text=True,
-                   env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run([*launcher, *flags], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(launcher)} failed:\n{done.stderr[-3000:]}")
     record = json.loads((out / "record.json").read_text())
     speeds = [e["images_per_s"] for e in record["events"] if e["kind"] == "step"]
     return statistics.median(speeds[1:] or speeds)
