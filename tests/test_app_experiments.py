@@ -184,7 +184,7 @@ def test_the_recorded_classroom_run_replays_with_its_final_numbers(url):
     from ui.replays import RECORDS
 
     recorded = json.loads((RECORDS / "degradation" / "group.json").read_text())["final_errors"]
-    status, figure, table = new_client(url).predict(256, api_name="/degradation_replay")
+    status, figure, table = new_client(url).predict(256, 50, api_name="/degradation_replay")  # from half-way
     assert "**Seed 0.**" in status and "A recorded run, replayed." in status and figure["type"] == "matplotlib"
     rows = {row[0]: row for row in table["data"]}
     assert list(rows) == ["plain20", "resnet20", "plain56", "resnet56"]
@@ -192,6 +192,11 @@ def test_the_recorded_classroom_run_replays_with_its_final_numbers(url):
     # the effect the record shows: plain-56 trains worse than plain-20, ResNet-56 no worse than ResNet-20
     assert recorded["plain56"]["train"] - recorded["plain20"]["train"] > 0.2
     assert recorded["resnet56"]["train"] - recorded["resnet20"]["train"] < 0.01
+    # the scrub bar: every net at epoch 6 of 12, then at the end with the final numbers
+    status, figure, table = new_client(url).predict(50, api_name="/degradation_position")
+    assert "epoch 6.0 of 12" in status and figure["type"] == "matplotlib" and table["data"] == []  # no final numbers yet
+    status, figure, table = new_client(url).predict(100, api_name="/degradation_position")
+    assert "A recorded run." in status and len(table["data"]) == 4
 
 
 def test_degradation_curves_read_on_a_log_axis_whatever_the_errors():

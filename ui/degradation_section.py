@@ -104,12 +104,13 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
         STOPS.done(session, stop)
 
 
-def replay_degradation(speed: float = 16, request: gr.Request = None):
+def replay_degradation(speed: float = 16, position: float = 0, request: gr.Request = None):
     """The shipped record of this classroom run (checkpoints/records/degradation, seed 0) replayed at
-    `speed`× its recorded pace: the same figure growing, then the recorded final numbers. For a
-    class that cannot wait the two minutes; degradation_stop stops it."""
+    `speed`× its recorded pace, each net from `position` % of its run: the same figure growing,
+    then the recorded final numbers. For a class that cannot wait the two minutes;
+    degradation_stop stops it."""
     with user_errors():
-        items = replays(RECORD, speed, 0, "classifier")
+        items = replays(RECORD, speed, position, "classifier")
     recorded = group_spec(RECORD)["final_errors"]
     session = session_for(request)
     stop = STOPS.start(session)
@@ -130,6 +131,20 @@ def replay_degradation(speed: float = 16, request: gr.Request = None):
         yield f"{summary(results, seed)} (A recorded run, replayed.)", degradation_figure(histories), final_table(results)
     finally:
         STOPS.done(session, stop)
+
+
+def degradation_position(position: float = 100):
+    """The scrub bar: the four recorded runs as they stood at `position` % of their epochs (the
+    final numbers once they are at the end)."""
+    with user_errors():
+        items = replays(RECORD, 1, position, "classifier")
+    histories = {item.config["model"]: item.history_at(item.from_step) for item in items}
+    epoch = float(position) / 100 * items[0].config["epochs"]
+    if float(position) < 100:
+        return (f"The recorded run at epoch {epoch:.1f} of {items[0].config['epochs']:g} of each net: drag on, "
+                "or ▶ replay from here.", degradation_figure(histories), None)
+    results = group_spec(RECORD)["final_errors"]
+    return f"{summary(results, items[0].config['seed'])} (A recorded run.)", degradation_figure(histories), final_table(results)
 
 
 def degradation_stop(request: gr.Request = None) -> str:
@@ -158,6 +173,8 @@ def degradation_section(concurrency: dict) -> dict:
             c["degradation_stop"] = gr.Button("Stop", elem_id="degradation-stop")
         with gr.Row(equal_height=True):
             c["degradation_speed"] = gr.Radio([(f"{s}×", s) for s in SPEEDS], value=16, label="replay speed")
+            c["degradation_position"] = gr.Slider(0, 100, value=0, step=1, label="position (% of each run): drag to "
+                                                  "look, ▶ replays from here", elem_id="degradation-position")
             c["degradation_replay"] = gr.Button("▶ replay the recorded run (seed 0): no waiting", elem_id="degradation-replay")
         c["degradation_status"] = gr.Markdown(elem_id="degradation-status")
         c["degradation_plot"] = gr.Plot(label="degradation", show_label=False, format="png", elem_id="degradation-plot")
@@ -165,7 +182,9 @@ def degradation_section(concurrency: dict) -> dict:
     outputs = [c["degradation_status"], c["degradation_plot"], c["degradation_table"]]
     c["degradation_btn"].click(run_degradation, c["degradation_seed"], outputs, api_name="degradation_figure",
                                **concurrency)
-    c["degradation_replay"].click(replay_degradation, c["degradation_speed"], outputs, api_name="degradation_replay",
-                                  **LIGHT)
+    c["degradation_replay"].click(replay_degradation, [c["degradation_speed"], c["degradation_position"]], outputs,
+                                  api_name="degradation_replay", **LIGHT)
+    c["degradation_position"].release(degradation_position, c["degradation_position"], outputs,
+                                      api_name="degradation_position", **LIGHT)
     c["degradation_stop"].click(degradation_stop, None, c["degradation_status"], api_name="degradation_stop", **LIGHT)
     return c

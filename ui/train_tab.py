@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
+from pathlib import Path
 
 import gradio as gr
 
@@ -172,7 +173,16 @@ def train_runs(session: Session, jobs: list, job: Job) -> None:
             job.publish(event)
         if session.stop.is_set():
             break
-    job.publish(report=report_view(shown[-1], session.subfolder(f"misclassified{len(session.runs)}")))
+    job.publish(report=report_view(shown[-1], pictures_folder(session, shown[-1])))
+
+
+def pictures_folder(session: Session, run: Run) -> Path:
+    """Where a run's report pictures go: its own folder, or for a replay of a shipped checkpoint
+    (not the session's to write in) a folder of the session."""
+    checkpoint = Path(run.checkpoint or session.folder).resolve()
+    if checkpoint.is_relative_to(session.folder.resolve()):
+        return checkpoint.parent / "misclassified"
+    return session.subfolder("replays") / f"misclassified{len(session.runs)}"
 
 
 def follow_runs(session: Session, smoothing: float):
