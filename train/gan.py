@@ -4,12 +4,11 @@
     python -m train.gan --model wgan --dataset digits --steps 400 --out runs/wgan-digits
     python -m train.gan --model dcgan --dataset fashion-mnist --image-size 64 --width 128 --epochs 5   # the tutorial's (GPU)
     python -m train.gan --resume runs/dcgan-digits --steps 3000      # continue a stopped run
-    torchrun --standalone --nproc_per_node 2 -m train.gan --model wgan --out runs/wgan-ddp   # data-parallel
 
 Writes the run folder (cnnzoo.runs): <out>/generator.safetensors (+ discriminator.safetensors,
 generator.state.pt for resume), samples.png (the fixed-noise grid at the end), progress.gif
 (that grid over training), metrics.csv and record.json. Ctrl-C stops cleanly and leaves a
-resumable run.
+resumable run. Under torchrun it trains data-parallel (the README gives the command).
 """
 from __future__ import annotations
 
