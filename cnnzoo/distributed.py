@@ -93,6 +93,16 @@ class Ranks:
             indices = torch.cat([indices, indices[:pad]])
         return indices[self.rank::self.world_size]
 
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a tensor made for the global batch (the noise of a GAN step)."""
+        return x if self.world_size == 1 else x[self.shard(torch.arange(len(x), device=x.device))]
+
+    def check_batch(self, batch_size: int) -> None:
+        """A ValueError when a global batch leaves a rank fewer than 2 images (BatchNorm needs 2)."""
+        if batch_size < 2 * self.world_size:
+            raise ValueError(f"a batch of {batch_size} split over {self.world_size} ranks leaves fewer than 2 "
+                             f"images per rank: raise the batch size or use fewer ranks")
+
     def part(self, n: int) -> slice:
         """This rank's contiguous share of range(n), for evaluating a dataset in parts."""
         start, stop = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
@@ -104,6 +114,8 @@ class Ranks:
 
     def largest(self, value: int) -> int:
         """The largest of every rank's `value`: how the ranks agree on a stop, or a choice."""
+        if self.world_size == 1:  # asked at every step: no tensor for one process
+            return value
         return int(self.all_reduce(torch.tensor([value]), "MAX").item())
 
     def all_reduce(self, values: torch.Tensor, op: str) -> torch.Tensor:

@@ -266,8 +266,7 @@ class GANTrainer(TrainerBase):
         self.build_networks()
         self.real_images = self.train_set.images.to(self.device)  # uint8 (N, C, S, S), moved once
         self.batches = ShuffledBatches(len(self.train_set), c.batch_size, c.seed, self.device)
-        if c.batch_size < 2 * self.ranks.world_size:  # BatchNorm needs 2 images on every rank
-            raise ValueError(f"a batch of {c.batch_size} over {self.ranks.world_size} ranks leaves fewer than 2 images per rank")
+        self.ranks.check_batch(c.batch_size)
         self.batches_per_step = c.n_critic if c.model == "wgan" else 1  # real batches D sees per G step
         if c.steps is not None:
             self.total_steps = c.steps
@@ -361,9 +360,10 @@ class GANTrainer(TrainerBase):
 
     def noise(self, *numbers: int) -> torch.Tensor:
         """Latent points (batch, latent_dim), a pure function of the seed and `numbers`."""
-        c, n = self.config, self.batches.batch_size
-        z = torch.randn(n, c.latent_dim, device=self.device, generator=seeded_generator(self.device, c.seed, *numbers))
-        return z[self.ranks.shard(torch.arange(n, device=self.device))]  # under torchrun: this rank's rows
+        c = self.config
+        z = torch.randn(self.batches.batch_size, c.latent_dim, device=self.device,
+                        generator=seeded_generator(self.device, c.seed, *numbers))
+        return self.ranks.rows(z)  # under torchrun: this rank's rows of the global batch's noise
 
     def dcgan_step(self, step: int) -> dict:
         """One D update and one G update (the tutorial's and the paper's order). Returns tensors."""

@@ -272,9 +272,7 @@ class Trainer(TrainerBase):
         self.images = self.train_set.images.to(self.device)  # uint8 (N, C, H, W), moved once
         self.labels = self.train_set.labels.to(self.device)
         self.batches = ShuffledBatches(len(self.train_set), c.batch_size, c.seed, self.device)
-        if self.batches.batch_size < 2 * self.ranks.world_size:  # BatchNorm needs 2 images on every rank
-            raise ValueError(f"a batch of {self.batches.batch_size} split over {self.ranks.world_size} ranks leaves fewer "
-                             f"than 2 images per rank: raise the batch size or use fewer ranks")
+        self.ranks.check_batch(self.batches.batch_size)
         if self.resume_state.get("precision"):  # a resumed run keeps the format it started in
             self.precision, self.precision_why = self.resume_state["precision"], "as the run started"
         else:

@@ -50,19 +50,14 @@ GANS = {
 }
 
 
-def make_classifier(name: str, work: Path) -> None:
-    title, settings, weights = CLASSIFIERS[name]
-    for _ in Trainer(TrainConfig(**settings, out_dir=str(work / name))).run():
+def make_run(name: str, work: Path) -> None:
+    """Train record `name` (a classifier of CLASSIFIERS or a GAN of GANS) in `work`, then pack it."""
+    config_type, trainer_type = (TrainConfig, Trainer) if name in CLASSIFIERS else (GANConfig, GANTrainer)
+    title, settings, weights = {**CLASSIFIERS, **GANS}[name]
+    for _ in trainer_type(config_type(**settings, out_dir=str(work / name))).run():
         pass
     shipped = CHECKPOINTS / weights if weights not in (None, "copy") else None
     pack_record(work / name, RECORDS / name, weights=shipped, title=title, copy_weights=weights == "copy")
-
-
-def make_gan(name: str, work: Path) -> None:
-    title, settings, weights = GANS[name]
-    for _ in GANTrainer(GANConfig(**settings, out_dir=str(work / name))).run():
-        pass
-    pack_record(work / name, RECORDS / name, weights=CHECKPOINTS / weights if weights else None, title=title)
 
 
 def make_degradation(work: Path) -> None:
@@ -90,12 +85,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or names:
             print(f"recording {name}…", flush=True)
-            if name in CLASSIFIERS:
-                make_classifier(name, Path(tmp))
-            elif name in GANS:
-                make_gan(name, Path(tmp))
-            else:
+            if name == "degradation":
                 make_degradation(Path(tmp))
+            else:
+                make_run(name, Path(tmp))
     return 0
 
 

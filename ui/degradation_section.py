@@ -76,6 +76,25 @@ def summary(results: dict[str, dict], seed: int) -> str:
             f"All four in {sum(r['seconds'] for r in results.values()):.0f} s.")
 
 
+def play(runs, stop, speed: str = ""):
+    """Run each (name, runner, result) in turn (a Trainer, or a Replay of its record), streaming
+    (status, figure, skip) at most every few updates; `result(seconds)` gives the net's final
+    numbers once it has finished. Returns (histories, results) of what ran before a Stop."""
+    histories, results, shown = {}, {}, 0.0
+    for k, (name, runner, result) in enumerate(runs):
+        started = time.perf_counter()
+        for event in runner.run(stop):
+            histories[name] = event.history
+            if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:  # a figure costs ~0.1 s to draw
+                shown = time.monotonic()
+                yield (f"**{name}** ({k + 1} of 4{speed}): epoch {event.epoch:.1f} of {DEGRADATION_RECIPE['epochs']}",
+                       degradation_figure(histories), gr.skip())
+        if stop.is_set():
+            break
+        results[name] = result(time.perf_counter() - started)
+    return histories, results
+
+
 def run_degradation(seed: int = 0, request: gr.Request = None):
     """Train plain20, resnet20, plain56 and resnet56 with the classroom degradation recipe and `seed`,
     one after another; streams (status, figure, table). degradation_stop stops it."""
@@ -85,20 +104,13 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
             raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
     session = session_for(request)
     stop = STOPS.start(session)
-    histories, results, shown = {}, {}, 0.0
+
+    def trained(name):  # made when its turn comes
+        trainer = Trainer(TrainConfig(model=name, **{**DEGRADATION_RECIPE, "seed": seed}))
+        return name, trainer, lambda seconds: {**final_errors(trainer), "seconds": seconds}
+
     try:
-        for k, name in enumerate(DEGRADATION_MODELS):
-            trainer = Trainer(TrainConfig(model=name, **{**DEGRADATION_RECIPE, "seed": seed}))
-            started = time.perf_counter()
-            for event in trainer.run(stop):
-                histories[name] = trainer.history
-                if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:  # a figure costs ~0.1 s to draw
-                    shown = time.monotonic()
-                    yield (f"**{name}** ({k + 1} of 4): epoch {event.epoch:.1f} of {DEGRADATION_RECIPE['epochs']}",
-                           degradation_figure(histories), gr.skip())
-            if stop.is_set():
-                break
-            results[name] = {**final_errors(trainer), "seconds": time.perf_counter() - started}
+        histories, results = yield from play(map(trained, DEGRADATION_MODELS), stop)
         yield summary(results, seed), degradation_figure(histories), final_table(results)
     finally:
         STOPS.done(session, stop)
@@ -114,19 +126,9 @@ def replay_degradation(speed: float = 16, position: float = 0, request: gr.Reque
     recorded = group_spec(RECORD)["final_errors"]
     session = session_for(request)
     stop = STOPS.start(session)
-    histories, results, shown = {}, {}, 0.0
+    runs = ((item.config["model"], item, lambda _, name=item.config["model"]: recorded[name]) for item in items)
     try:
-        for k, item in enumerate(items):
-            name = item.config["model"]
-            for event in item.run(stop):
-                histories[name] = event.history
-                if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:
-                    shown = time.monotonic()
-                    yield (f"**{name}** ({k + 1} of 4, recorded, {float(speed):g}×): epoch {event.epoch:.1f} of "
-                           f"{item.config['epochs']:g}", degradation_figure(histories), gr.skip())
-            if stop.is_set():
-                break
-            results[name] = recorded[name]
+        histories, results = yield from play(runs, stop, f", recorded, {float(speed):g}×")
         seed = items[0].config["seed"]
         yield f"{summary(results, seed)} (A recorded run, replayed.)", degradation_figure(histories), final_table(results)
     finally:

@@ -23,22 +23,20 @@ def shipped_records(kind: str) -> dict[str, str]:
     """{title: folder name} of the shipped records of one kind ("classifier" or "gan"), groups too."""
     found = {}
     for folder in sorted(p for p in RECORDS.glob("*") if p.is_dir()):
-        title, runs = record_group(folder)
-        if runs and all(read_record(run)["kind"] == kind for run in runs):
-            found[title] = folder.name
+        records = [read_record(run) for run in run_folders(folder.name)]
+        if records and all(record["kind"] == kind for record in records):
+            config = records[0]["config"]
+            title = group_spec(folder.name).get("title") or records[0].get("title")
+            found[title or f"{config.get('model')} · {config.get('dataset')}"] = folder.name
     return found
 
 
-def record_group(folder: Path) -> tuple[str, list[Path]]:
-    """(title, run folders) of a record folder: itself, or the runs its group.json lists."""
+def run_folders(name: str) -> list[Path]:
+    """The run folders of shipped record `name`: itself, or the runs its group.json lists."""
+    folder = RECORDS / name
     if (folder / "record.json").exists():
-        record = read_record(folder)
-        return record.get("title") or f"{record['config'].get('model')} · {record['config'].get('dataset')}", [folder]
-    group = folder / "group.json"
-    if not group.exists():
-        return folder.name, []
-    spec = json.loads(group.read_text(encoding="utf-8"))
-    return spec["title"], [folder / name for name in spec["runs"]]
+        return [folder]
+    return [folder / run for run in group_spec(name).get("runs", [])]
 
 
 def group_spec(name: str) -> dict:
@@ -50,14 +48,15 @@ def group_spec(name: str) -> dict:
 
 def replays(name: str, speed, position, kind: str) -> list[Replay]:
     """The Replays of shipped record `name` at `speed`, each from `position` % of its run; ValueError
-    naming the field for a record that is not shipped or a position outside 0-100."""
-    if name not in shipped_records(kind).values():
+    naming the field for a record that is not shipped or a position outside 0-100. Reads only that
+    record."""
+    shipped = {p.name for p in RECORDS.glob("*") if p.is_dir()}
+    runs = [Replay(folder, speed=float(speed or 1)) for folder in run_folders(name)] if name in shipped else []
+    if not runs or any(run.kind != kind for run in runs):
         raise ValueError(f"record: choose one of the recorded runs in the list (not {name!r})")
     position = float(position or 0)
     if not 0 <= position <= 100:
         raise ValueError("replay position must be from 0 to 100 (% of the run)")
-    folders = record_group(RECORDS / name)[1]
-    runs = [Replay(folder, speed=float(speed or 1)) for folder in folders]
     for run in runs:
         run.from_step = round(position / 100 * run.total_steps)
     return runs
