@@ -5,9 +5,13 @@ import time
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, ValidationError
 
 from cnnzoo.checkpoints import load_checkpoint
+
+# A refused input: ValidationError where the event has a validator (gradio_client runs it first),
+# AppError from the handler itself.
+REFUSED = (AppError, ValidationError)
 
 # Short runs on a slice of the built-in digits; the rest of the inputs keep the tab's defaults.
 QUICK = dict(model_name="simple_cnn", width=16, dataset="digits", epochs=3, batch_size=32, train_subset=256)
@@ -61,13 +65,13 @@ def test_train_streams_curves_and_ends_with_a_report(app_url):
 
 def test_bad_settings_get_a_clear_error_and_the_server_keeps_serving(app_url):
     client = new_client(app_url)
-    with pytest.raises(AppError, match="learning rate"):
+    with pytest.raises(REFUSED, match="learning rate"):
         client.predict(**QUICK, lr=-1, api_name="/train")
-    with pytest.raises(AppError, match="depth"):
+    with pytest.raises(REFUSED, match="depth"):
         client.predict(model_name="wide_resnet", depth=30, dataset="digits", epochs=1, api_name="/train")
-    with pytest.raises(AppError, match="epochs is empty: type a number"):  # a blank field names itself
+    with pytest.raises(REFUSED, match="epochs is empty: type a number"):  # a blank field names itself
         client.predict(**{**QUICK, "epochs": None}, api_name="/train")
-    with pytest.raises(AppError, match="(?i)cifar10|data"):  # no CIFAR files offline: says where to put them
+    with pytest.raises(REFUSED, match="(?i)cifar10|data"):  # no CIFAR files offline: says where to put them
         client.predict(**{**QUICK, "dataset": "cifar10"}, api_name="/train")
     _, _, status, *_ = client.predict(**{**QUICK, "epochs": 1}, api_name="/train")
     assert "finished" in status
@@ -107,7 +111,7 @@ def test_sessions_are_apart(app_url):
     assert "Nothing is training" in bob.predict(api_name="/stop")
     _, _, status, *_rest, runs, _timeline = job_a.result()
     assert "finished" in status
-    with pytest.raises(AppError, match="run of this session"):
+    with pytest.raises(REFUSED, match="run of this session"):
         bob.predict(run_name=runs["value"][0], api_name="/resume")  # alice's run is not bob's
 
 
@@ -142,7 +146,7 @@ def test_choosing_a_recipe_fills_the_form_and_names_its_source(app_url):
     assert (form["epochs"], form["optimizer"], form["momentum"], form["schedule"], form["augment"]) == (
         9, "sgd", 0.5, "constant", False)  # I3, I4
     assert "not normalised" in form["note"]  # I5
-    with pytest.raises(AppError, match="nope.*inception-mnist"):  # an unknown recipe lists the valid ones
+    with pytest.raises(REFUSED, match="nope.*inception-mnist"):  # an unknown recipe lists the valid ones
         client.predict(recipe="nope", api_name="/train_recipe")
 
 
@@ -170,7 +174,7 @@ def test_a_shipped_record_replays_like_a_live_run_and_scrubs(app_url):
     loss, acc, status, *_, timeline = client.predict("train-default", 40, 0.6, api_name="/replay_position")
     assert max(row[0] for row in loss["data"]) == pytest.approx(6.0, abs=0.1)
     assert "step 132 / 330" in status and "recorded" in status and timeline.endswith("cam-epoch6.png")
-    with pytest.raises(AppError, match="not in the list of choices"):
+    with pytest.raises(REFUSED, match="not in the list of choices"):
         client.predict("nope", 40, 0.6, api_name="/replay_position")
 
 

@@ -6,6 +6,7 @@ Everything here is UI glue; the work itself lives in cnnzoo/.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 from contextlib import contextmanager
@@ -58,25 +59,88 @@ def user_errors():
         raise gr.Error(html.escape(str(err)), print_exception=False) from err
 
 
-def form_number(form: dict, name: str, kind=float, label: str | None = None):
-    """The form's field `name` as a number (see number); label: how the page names the field."""
-    return number(form.get(name), label or name.replace("_", " "), kind)
+# ---------------------------------------------------------------------------------------------
+# Form fields: checked before the work is queued, with the message on the field
+# ---------------------------------------------------------------------------------------------
+
+
+class FieldError(ValueError):
+    """A ValueError about one field of a form: `field` is its label (or the handler's name for it)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclasses.dataclass(frozen=True)
+class NumberField:
+    """A number a form asks for, declared once: the control the page shows and the check of what
+    arrives (from the page or an API client).
+
+        EPOCHS = NumberField("epochs", float, 0.1, 500)
+        EPOCHS.control(10, min_width=90)   # the gr.Number
+        EPOCHS.read(form["epochs"])        # 10.0, or a FieldError: "epochs must be at most 500, got 900"
+    """
+
+    label: str
+    kind: type = float
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def control(self, value=None, **options) -> gr.Number:
+        """The gr.Number. Its range guides the browser's arrows; what arrives is checked by read(),
+        which names the field. Gradio's own range check would not name it, and it would fail the
+        whole event (every output of the page then shows "Error"), so this control skips it."""
+        box = gr.Number(value, label=options.pop("label", self.label), minimum=self.minimum, maximum=self.maximum,
+                        precision=0 if self.kind is int else None, **options)
+        box.preprocess = lambda payload: payload  # set on the instance: see picture_input
+        return box
+
+    def read(self, value):
+        """`value` as a float or int; a FieldError naming the field when it is blank, not a
+        number, not whole (for int) or out of range, instead of a TypeError deep inside the core."""
+        if value is None or value == "":
+            raise FieldError(self.label, f"{self.label} is empty: type a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise FieldError(self.label, f"{self.label} must be a number, got {value!r}") from None
+        if self.kind is int and not number.is_integer():
+            raise FieldError(self.label, f"{self.label} must be a whole number, got {value!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise FieldError(self.label, f"{self.label} must be at least {self.minimum:g}, got {number:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise FieldError(self.label, f"{self.label} must be at most {self.maximum:g}, got {number:g}")
+        return int(number) if self.kind is int else number
 
 
 def number(value, label: str, kind=float):
-    """A form field's value as a float or int; a ValueError naming the field when it is blank, not
-    a number or (for int) not whole, instead of a TypeError deep inside the core."""
-    if value is None or value == "":
-        raise ValueError(f"{label} is empty: type a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{label} must be a number, got {value!r}") from None
-    if kind is int:
-        if not number.is_integer():
-            raise ValueError(f"{label} must be a whole number, got {value!r}")
-        return int(number)
-    return number
+    """A form field's value as a float or int, checked as NumberField.read does (no range)."""
+    return NumberField(label, kind).read(value)
+
+
+def validator(check, inputs):
+    """Gradio's validator for an event, from `check`: the handler's own check of its inputs (it
+    raises a ValueError, a FieldError where one field is wrong), called with the same arguments.
+
+    The page runs it before the work is queued: the message appears on the field a FieldError
+    names (by label, or by its name in `inputs`), any other on the first input (the core's
+    messages say what they are about: "Wide ResNet depth must be 6n + 4 …"), and every output
+    keeps what it shows. API clients skip validators, so the handler runs `check` too.
+    """
+    named = dict(inputs) if isinstance(inputs, dict) else {str(i): box for i, box in enumerate(inputs)}
+    first = next(iter(named))
+
+    def validate(*args, **kwargs):
+        try:
+            check(*args, **kwargs)
+        except ValueError as error:
+            field = getattr(error, "field", None)
+            wrong = next((key for key, box in named.items() if field in (key, getattr(box, "label", None))), first)
+            return [gr.validate(key != wrong, str(error) if key == wrong else "") for key in named]
+        return [gr.validate(True, "") for _ in named]
+
+    return validate
 
 
 def natural_input(model_name: str) -> tuple[int, int, int]:
@@ -116,14 +180,23 @@ KNOBS = (
 )  # fmt: skip
 
 
+# The knobs that are numbers: what their controls show and what they accept.
+KNOB_NUMBERS = {
+    "depth": NumberField("depth", int, 1, 1202),
+    "widen_factor": NumberField("widen factor k", int, 1, 32),
+    "growth_rate": NumberField("growth rate k", int, 1, 128),
+    "width": NumberField("base width", int, 1, 512),
+    "num_classes": NumberField("classes", int, 1, 100_000),
+}
+
+
 def knob_controls() -> dict[str, gr.components.Component]:
     """One control per knob in KNOBS, hidden until a model that has the knob is chosen."""
     hidden = dict(visible=False)
     return {
-        "depth": gr.Number(20, label="depth", precision=0, minimum=1, maximum=1202, **hidden,
-                           info="weighted layers; each family allows only some depths"),
-        "widen_factor": gr.Number(10, label="widen factor k", precision=0, minimum=1, maximum=32, **hidden),
-        "growth_rate": gr.Number(12, label="growth rate k", precision=0, minimum=1, maximum=128, **hidden),
+        "depth": KNOB_NUMBERS["depth"].control(20, **hidden, info="weighted layers; each family allows only some depths"),
+        "widen_factor": KNOB_NUMBERS["widen_factor"].control(10, **hidden),
+        "growth_rate": KNOB_NUMBERS["growth_rate"].control(12, **hidden),
         "reduction": gr.Slider(0.1, 1.0, value=0.5, step=0.05, label="compression θ (transition layers)", **hidden),
         "bottleneck": gr.Checkbox(True, label="bottleneck (1×1 conv to 4k channels first)", **hidden),
         "dropout": gr.Slider(0.0, 0.9, value=0.0, step=0.05, label="dropout (training only: shapes stay)", **hidden),
@@ -131,9 +204,9 @@ def knob_controls() -> dict[str, gr.components.Component]:
                              info="A: identity, zero-padded channels · B: 1×1 projection where the shape "
                                   "changes · C: projection on every shortcut"),
         "pool": gr.Radio(["avg", "max"], value="avg", label="global pooling (GAP / GMP)", **hidden),
-        "width": gr.Number(32, label="base width", precision=0, minimum=1, maximum=512, **hidden),
+        "width": KNOB_NUMBERS["width"].control(32, **hidden),
         "downsample": gr.Radio([0, 1, 2], value=2, label="2×2 max-pools", **hidden),
-        "num_classes": gr.Number(10, label="classes", precision=0, minimum=1, maximum=100_000, **hidden),
+        "num_classes": KNOB_NUMBERS["num_classes"].control(10, **hidden),
     }  # fmt: skip
 
 
@@ -149,11 +222,13 @@ def knob_updates(model_name: str, hide: tuple[str, ...] = (), values: dict | Non
 
 
 def chosen_knobs(model_name: str, values: dict) -> dict:
-    """The knob values the model has (others are ignored), with 20.0 -> 20 for integer knobs."""
+    """The knob values the model has (others are ignored); the number knobs read as KNOB_NUMBERS
+    says (a FieldError naming a blank or impossible one)."""
+    knobs = model_knobs(model_name)
     return {
-        name: int(value) if isinstance(value, float) and value.is_integer() else value
+        name: KNOB_NUMBERS[name].read(value) if name in KNOB_NUMBERS else value
         for name, value in values.items()
-        if name in model_knobs(model_name)
+        if name in knobs
     }
 
 

@@ -25,7 +25,7 @@ from cnnzoo.gan_trainer import (
     GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, GANConfig, GANTrainer, expected_seconds,
 )  # fmt: skip
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, controls_and_view, duration, number, serve, user_errors,
+    LIGHT, MAX_TRAIN_S, FieldError, LinePlotLines, NumberField, Outputs, controls_and_view, duration, number, serve, user_errors,
 )  # fmt: skip
 from ui import gan_generate  # gan_generate.SCORER: the tests point it at a tiny classifier
 from ui.gan_generate import (
@@ -38,6 +38,13 @@ from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
 from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
 
 MAX_WIDTH = 128  # the paper's generator width; wider nets are GPU work and gigabytes of memory
+# The form's numbers: the controls show them, make_config reads them (ui.common.NumberField).
+FIELDS = {
+    "width": NumberField("width", int, 1), "steps": NumberField("steps", int, 1),
+    "lr": NumberField("learning rate", float, 0, 1), "clip": NumberField("clip c", float, 0, 1),
+    "n_critic": NumberField("n_critic", int, 1, 100), "seed": NumberField("seed", int),
+    "sample_every": NumberField("samples every", int, 1),
+}
 TRAIN_OUTPUTS = Outputs("losses", "second", "status", "live_grid", "live_score", "progress_gif", "train_files", "generator")
 
 
@@ -48,16 +55,16 @@ TRAIN_OUTPUTS = Outputs("losses", "second", "status", "live_grid", "live_score",
 
 def make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every) -> GANConfig:
     """GANConfig from the form; ValueError naming the field for blank or impossible settings."""
-    width = number(width, "width", int)
+    width = FIELDS["width"].read(width)
     if width > MAX_WIDTH:
-        raise ValueError(f"width {width} is too wide for this server: at most {MAX_WIDTH} (the paper's); 20 trains "
+        raise FieldError("width", f"width {width} is too wide for this server: at most {MAX_WIDTH} (the paper's); 20 trains "
                          f"on a CPU in minutes. Train wider nets with `python -m train.gan --width {width}` on a GPU.")
     config = GANConfig(
         model=model, dataset=dataset, image_size=number(image_size, "image size", int), width=width,
-        steps=number(steps, "steps", int) if steps not in (None, "") else None,
-        lr=number(lr, "learning rate") if lr not in (None, "", 0) else None,
-        clip=number(clip, "clip c"), n_critic=number(n_critic, "n_critic", int),
-        seed=number(seed, "seed", int), sample_every=number(sample_every, "samples every", int),
+        steps=FIELDS["steps"].read(steps) if steps not in (None, "") else None,
+        lr=FIELDS["lr"].read(lr) if lr not in (None, "", 0) else None,
+        clip=FIELDS["clip"].read(clip), n_critic=FIELDS["n_critic"].read(n_critic),
+        seed=FIELDS["seed"].read(seed), sample_every=FIELDS["sample_every"].read(sample_every),
         scorer=gan_generate.SCORER, time_limit_s=MAX_TRAIN_S,
     )  # fmt: skip
     config.validate()
@@ -257,21 +264,17 @@ def training_controls() -> dict:
                                info="digits and shapes are built in; MNIST and Fashion-MNIST are read from ./data")
     with gr.Row():
         c["image_size"] = gr.Radio([32, 64], value=32, label="image size", min_width=120)
-        c["width"] = gr.Number(20, label="width", precision=0, minimum=1, min_width=90, info="20: CPU · 128: the paper (GPU)")
+        c["width"] = FIELDS["width"].control(20, min_width=90, info="20: CPU · 128: the paper (GPU)")
     with gr.Row():
-        c["steps"] = gr.Number(DEFAULT_STEPS["dcgan"], label="steps", precision=0, minimum=1, min_width=90,
-                               info="generator updates")
-        c["lr"] = gr.Number(None, label="learning rate", minimum=0, min_width=90,
-                            info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
+        c["steps"] = FIELDS["steps"].control(DEFAULT_STEPS["dcgan"], min_width=90, info="generator updates")
+        c["lr"] = FIELDS["lr"].control(None, min_width=90,
+                                       info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
     with gr.Row(visible=False) as c["wgan_row"]:
-        c["clip"] = gr.Number(0.01, label="clip c", minimum=0, maximum=1, min_width=90,
-                              info="0.01 the paper · 0.005 the WGAN tutorial")
-        c["n_critic"] = gr.Number(5, label="n_critic", precision=0, minimum=1, maximum=100, min_width=90,
-                                  info="critic steps per G step")
+        c["clip"] = FIELDS["clip"].control(0.01, min_width=90, info="0.01 the paper · 0.005 the WGAN tutorial")
+        c["n_critic"] = FIELDS["n_critic"].control(5, min_width=90, info="critic steps per G step")
     with gr.Row():
-        c["seed"] = gr.Number(0, label="seed", precision=0, min_width=90)
-        c["sample_every"] = gr.Number(50, label="samples every", precision=0, minimum=1, min_width=90,
-                                      info="steps (a GIF frame)")
+        c["seed"] = FIELDS["seed"].control(0, min_width=90)
+        c["sample_every"] = FIELDS["sample_every"].control(50, min_width=90, info="steps (a GIF frame)")
     with gr.Row():
         c["train_btn"] = gr.Button("Train", variant="primary")
         c["stop_btn"] = gr.Button("Stop", variant="stop")

@@ -27,7 +27,7 @@ from cnnzoo.trace_calc import (
 )  # fmt: skip
 from ui.calculator import TRACE_CONCURRENCY, estimate_text, form_triggers, meta_trace
 from ui.common import (
-    KNOBS, LIGHT, chosen_knobs, controls_and_view, form_number, human, knob_controls, knob_updates, natural_input,
+    KNOBS, LIGHT, NumberField, chosen_knobs, controls_and_view, human, knob_controls, knob_updates, natural_input,
     serve, user_errors,
 )  # fmt: skip
 from ui.sessions import session_for
@@ -37,6 +37,9 @@ OPTIMIZERS = [("SGD with momentum", "sgd+momentum"), ("SGD", "sgd"), ("Adam", "a
               ("RMSprop with momentum", "rmsprop+momentum")]  # fmt: skip
 assert {value for _, value in OPTIMIZERS} == set(OPTIMIZER_STATE)
 TIMED_DATASETS = [name for name in dataset_names() if name != "folder"]  # those whose size is known
+INPUT = {"channels": NumberField("input channels", int, 1, 64), "height": NumberField("height", int, 1, 1024),
+         "width": NumberField("width", int, 1, 1024)}
+BATCH = NumberField("batch size", int, 1, 65_536)
 
 
 def default_model() -> str:
@@ -81,11 +84,16 @@ def _views(model_name: str, result: TraceResult):
 
 def _form_trace(form: dict) -> tuple[str, TraceResult]:
     """The network and trace the form describes (the fields of trace_model); gr.Error if impossible."""
-    with user_errors():  # an unknown name, from the API
-        model_name = form["model_name"]
-        knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
-        input_size = tuple(form_number(form, f"input_{side}", int) for side in ("channels", "height", "width"))
-        return model_name, meta_trace(model_name, knobs, input_size)
+    with user_errors():
+        return traced_form(form)
+
+
+def traced_form(form: dict) -> tuple[str, TraceResult]:
+    """The same, with a ValueError (a FieldError naming the field where one is wrong)."""
+    model_name = form["model_name"]
+    knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
+    input_size = tuple(INPUT[side].read(form.get(f"input_{side}")) for side in ("channels", "height", "width"))
+    return model_name, meta_trace(model_name, knobs, input_size)
 
 
 def calculate(**form):
@@ -97,7 +105,7 @@ def calculate(**form):
     """
     model_name, result = _form_trace(form)
     with user_errors():
-        batch_size = form_number(form, "batch_size", int)
+        batch_size = BATCH.read(form.get("batch_size"))
         memory = training_memory(result, batch_size, form.get("optimizer") or "sgd+momentum")
         estimate = epoch_estimate(result, form.get("dataset") or "cifar10")
     return memory_text(result, memory) + "\n\n" + estimate_text(estimate), calculator_table(result, batch_size)
@@ -108,7 +116,7 @@ def export_table(request: gr.Request = None, **form) -> list[str]:
     Markdown (.md), LaTeX (.tex, a booktabs tabular) and CSV (.csv), in this session's folder."""
     model_name, result = _form_trace(form)
     with user_errors():
-        batch_size = form_number(form, "batch_size", int)  # at least 1: gradio checks the minimum
+        batch_size = BATCH.read(form.get("batch_size"))
     folder = session_for(request).subfolder("shapes")
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model_name) + "-" + "x".join(map(str, result.input_size))
     return [str(atomic_write(folder / f"{stem}-layers{suffix}", write(result, batch_size), durable=False))
@@ -276,9 +284,8 @@ def form_controls() -> dict:
     c = {"model_name": gr.Dropdown(list_models(kind="classifier"), value=default_model(), label="network", filterable=True)}
     c.update(knob_controls())
     with gr.Row():
-        c["input_channels"] = gr.Number(3, label="input channels", precision=0, minimum=1, maximum=64, min_width=80)
-        c["input_height"] = gr.Number(32, label="height", precision=0, minimum=1, maximum=1024, min_width=80)
-        c["input_width"] = gr.Number(32, label="width", precision=0, minimum=1, maximum=1024, min_width=80)
+        for side, value in (("channels", 3), ("height", 32), ("width", 32)):
+            c[f"input_{side}"] = INPUT[side].control(value, min_width=80)
     return c
 
 
@@ -303,8 +310,7 @@ def calculator_components() -> dict:
         gr.Markdown(CALCULATOR_INTRO)
         with gr.Row():
             # min_width: one control a line on a phone, all three on one line from a tablet up
-            c["batch_size"] = gr.Number(128, label="batch size", precision=0, minimum=1, maximum=65_536, min_width=140,
-                                        elem_id="shapes-batch")
+            c["batch_size"] = BATCH.control(128, min_width=140, elem_id="shapes-batch")
             c["optimizer"] = gr.Dropdown(OPTIMIZERS, value="sgd+momentum", label="optimizer", min_width=220,
                                          elem_id="shapes-optimizer")
             c["dataset"] = gr.Dropdown(TIMED_DATASETS, value="cifar10", label="dataset (for the time per epoch)",
@@ -387,7 +393,8 @@ def wire_calculator(calc: dict, form: dict, after: list) -> None:
                       show_progress="minimal", **TRACE_CONCURRENCY)
     gr.on(form_triggers([calc["batch_size"], calc["optimizer"], calc["dataset"]]), calculate, inputs_kwargs=inputs,
           outputs=outputs, api_name="calculator", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY)
-    calc["export"].click(export_table, inputs_kwargs={**form, "batch_size": calc["batch_size"]}, outputs=calc["files"],
+    exported = {**form, "batch_size": calc["batch_size"]}
+    calc["export"].click(export_table, inputs_kwargs=exported, outputs=calc["files"],
                          api_name="trace_export", **TRACE_CONCURRENCY).success(
         lambda: gr.update(visible=True), None, calc["files"], api_visibility="private", **LIGHT)  # empty, it stays hidden
 

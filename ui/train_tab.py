@@ -29,7 +29,7 @@ from cnnzoo.trainer import TrainConfig, Trainer
 from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
 from ui.common import (
     KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view,
-    form_number, knob_controls, knob_updates, serve, user_errors,
+    NumberField, knob_controls, knob_updates, serve, user_errors,
 )  # fmt: skip
 from ui.jobs import Job, raise_error
 from ui.recipes_view import (
@@ -44,6 +44,20 @@ from ui.train_view import curves, final_line, live_status, report_view, status_l
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
 IMAGE_SIZES = ["native", "16", "28", "32", "64"]
 DEGRADATION_RECIPE = {**DEGRADATION_RECIPE, "cam_probe": 0}  # the Train tab also shows each run's CAM timeline
+
+# The form's numbers: the controls show them, config_from_form reads them (ui.common.NumberField).
+FIELDS = {
+    "epochs": NumberField("epochs", float, 0.1, 500),
+    "batch_size": NumberField("batch size", int, 1, 4096),
+    "lr": NumberField("learning rate", float, 1e-6, 10),
+    "momentum": NumberField("momentum", float, 0, 0.999),
+    "weight_decay": NumberField("weight decay", float, 0, 1),
+    "label_smoothing": NumberField("label smoothing", float, 0, 0.9),
+    "seed": NumberField("seed", int),
+    "train_subset": NumberField("training images (0 = all)", int, 0),
+    "val_fraction": NumberField("validation split (picks 'best')", float, 0, 0.9),
+    "probe_index": NumberField("probe: test image #", int, 0),
+}
 
 # What the training events update, by name (ui.common.Outputs).
 OUTPUTS = Outputs("loss_plot", "acc_plot", "status", "confusion", "gallery", "files", "runs", "timeline")
@@ -124,19 +138,17 @@ def config_from_form(form: dict) -> TrainConfig:
     """The TrainConfig the form describes; ValueError naming the field for a blank or impossible value."""
     model = form["model_name"]
     image_size = form.get("image_size") or "native"
+    read = {name: field.read(form.get(name)) for name, field in FIELDS.items()
+            if name != "probe_index" or form.get("cam_timeline")}
     config = TrainConfig(
         model=model, knobs=chosen_knobs(model, {name: form.get(name) for name in KNOBS if name != "num_classes"}),
         dataset=form["dataset"], dataset_path=upload_path(form.get("folder_zip"), form["dataset"]),
         image_size=None if image_size == "native" else int(image_size),
-        epochs=form_number(form, "epochs", float), batch_size=form_number(form, "batch_size", int),
-        **optimizer_fields(form["optimizer"]), lr=form_number(form, "lr", float, "learning rate"),
-        momentum=form_number(form, "momentum", float), weight_decay=form_number(form, "weight_decay", float, "weight decay"),
-        **schedule_fields(form["schedule"]), augment=bool(form["augment"]), normalisation=form.get("normalisation") or "dataset",
-        label_smoothing=form_number(form, "label_smoothing", float, "label smoothing"),
-        seed=form_number(form, "seed", int), train_subset=form_number(form, "train_subset", int, "training images") or None,
-        val_fraction=form_number(form, "val_fraction", float, "validation split"),
-        cam_probe=form_number(form, "probe_index", int, "probe") if form.get("cam_timeline") else None,
-        time_limit_s=MAX_TRAIN_S,
+        epochs=read["epochs"], batch_size=read["batch_size"], **optimizer_fields(form["optimizer"]), lr=read["lr"],
+        momentum=read["momentum"], weight_decay=read["weight_decay"], **schedule_fields(form["schedule"]),
+        augment=bool(form["augment"]), normalisation=form.get("normalisation") or "dataset",
+        label_smoothing=read["label_smoothing"], seed=read["seed"], train_subset=read["train_subset"] or None,
+        val_fraction=read["val_fraction"], cam_probe=read.get("probe_index"), time_limit_s=MAX_TRAIN_S,
     )  # fmt: skip
     config.validate()
     return config
@@ -272,15 +284,14 @@ def form_controls() -> dict[str, gr.components.Component]:
     c["folder_zip"] = gr.File(label="image folder as .zip (one sub-folder per class)", file_types=[".zip"], visible=False)
     c["image_size"] = gr.Dropdown(IMAGE_SIZES, value="native", label="image size")
     with gr.Row():
-        c["epochs"] = gr.Number(DEFAULTS["epochs"], label="epochs", minimum=0.1, maximum=500, min_width=90)
-        c["batch_size"] = gr.Number(DEFAULTS["batch_size"], label="batch size", precision=0, minimum=1, maximum=4096, min_width=90)
+        c["epochs"] = FIELDS["epochs"].control(DEFAULTS["epochs"], min_width=90)
+        c["batch_size"] = FIELDS["batch_size"].control(DEFAULTS["batch_size"], min_width=90)
     with gr.Accordion("optimizer and schedule", open=False):
         c["optimizer"] = gr.Radio(OPTIMIZER_CHOICES, value=DEFAULTS["optimizer"], label="optimizer",
                                   info="sgd: plain momentum, the seeds' code · sgd + Nesterov: the WRN paper's")
         with gr.Row():
-            c["lr"] = gr.Number(DEFAULTS["lr"], label="learning rate", min_width=90)
-            c["momentum"] = gr.Number(DEFAULTS["momentum"], label="momentum", minimum=0, maximum=0.999, min_width=90)
-            c["weight_decay"] = gr.Number(DEFAULTS["weight_decay"], label="weight decay", minimum=0, min_width=90)
+            for name in ("lr", "momentum", "weight_decay"):
+                c[name] = FIELDS[name].control(DEFAULTS[name], min_width=90)
         c["schedule"] = gr.Radio(SCHEDULE_CHOICES, value=DEFAULTS["schedule"], label="learning-rate schedule",
                                  info="×0.2 at 30/60/80%: WRN's epochs 60/120/160 of 200 · ×0.1 at 50/75%: He et al.'s "
                                       "32k/48k of 64k steps")
@@ -288,10 +299,10 @@ def form_controls() -> dict[str, gr.components.Component]:
         c["label_smoothing"] = gr.Slider(0, 0.3, value=0.0, step=0.05, label="label smoothing")
         with gr.Row():
             c["cam_timeline"] = gr.Checkbox(True, label="record the CAM timeline of one test image")
-            c["probe_index"] = gr.Number(0, label="probe: test image #", precision=0, minimum=0, min_width=90)
+            c["probe_index"] = FIELDS["probe_index"].control(0, min_width=90)
         with gr.Row():
-            c["seed"] = gr.Number(DEFAULTS["seed"], label="seed", precision=0, min_width=90)
-            c["train_subset"] = gr.Number(0, label="training images (0 = all)", precision=0, minimum=0, min_width=90)
+            c["seed"] = FIELDS["seed"].control(DEFAULTS["seed"], min_width=90)
+            c["train_subset"] = FIELDS["train_subset"].control(0, min_width=90)
             c["val_fraction"] = gr.Slider(0, 0.3, value=0.0, step=0.05, label="validation split (picks 'best')")
     return c
 
