@@ -3,7 +3,7 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-from ui.common import LinePlotLines, Outputs, form_number, number
+from ui.common import LinePlotLines, Outputs, number
 
 
 def test_outputs_by_name_skip_the_rest_and_refuse_unknown_names():
@@ -18,12 +18,12 @@ def test_outputs_by_name_skip_the_rest_and_refuse_unknown_names():
 
 
 def test_form_numbers_name_the_field_that_is_wrong():
-    assert form_number({"epochs": 3}, "epochs") == 3.0 and number("7", "seed", int) == 7
+    assert number(3, "epochs") == 3.0 and number("7", "seed", int) == 7
     assert number(20.0, "width", int) == 20 and isinstance(number(20.0, "width", int), int)
     with pytest.raises(ValueError, match="batch size is empty: type a number"):
-        form_number({"batch_size": None}, "batch_size", int)
+        number(None, "batch size", int)
     with pytest.raises(ValueError, match="learning rate must be a number, got 'fast'"):
-        form_number({"lr": "fast"}, "lr", float, "learning rate")
+        number("fast", "learning rate")
     with pytest.raises(ValueError, match="seed must be a whole number, got 1.5"):
         number(1.5, "seed", int)
 
