@@ -60,24 +60,20 @@ def training_estimate(**form) -> str:
     """The Train tab's estimate for its form: model_name, the knobs, dataset, image_size, epochs and
     train_subset. A form the trainer would refuse gets a short note instead (Train says why)."""
     try:
-        estimate = form_estimate(form)
+        model_name, dataset = form["model_name"], form["dataset"]
+        info = dataset_info(dataset)
+        side = info["size"] if (form.get("image_size") or "native") == "native" else int(form["image_size"])
+        knobs = chosen_knobs(model_name, {name: form[name] for name in KNOBS if form.get(name) is not None})
+        knobs.pop("num_classes", None)  # the dataset decides
+        if "num_classes" in model_knobs(model_name) and info["num_classes"]:
+            knobs["num_classes"] = info["num_classes"]
+        result = meta_trace(model_name, knobs, (info["channels"], side, side))
+        subset = int(form.get("train_subset") or 0) or None
+        estimate = epoch_estimate(result, dataset, train_subset=subset)
         epochs = float(form.get("epochs") or 0) or None
     except (ValueError, TypeError) as err:
         return f"*No time estimate: {html.escape(str(err))}*"
     return estimate_text(estimate, epochs)
-
-
-def form_estimate(form: dict) -> EpochEstimate:
-    """The time of an epoch of the network the form describes; a ValueError for an impossible form."""
-    model_name, dataset = form["model_name"], form["dataset"]
-    info = dataset_info(dataset)
-    side = info["size"] if (form.get("image_size") or "native") == "native" else int(form["image_size"])
-    knobs = chosen_knobs(model_name, {name: form[name] for name in KNOBS if form.get(name) is not None})
-    knobs.pop("num_classes", None)  # the dataset decides
-    if "num_classes" in model_knobs(model_name) and info["num_classes"]:
-        knobs["num_classes"] = info["num_classes"]
-    result = meta_trace(model_name, knobs, (info["channels"], side, side))
-    return epoch_estimate(result, dataset, train_subset=int(form.get("train_subset") or 0) or None)
 
 
 def form_triggers(controls) -> list:

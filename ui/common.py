@@ -91,7 +91,7 @@ class NumberField:
         """The gr.Number. Its range guides the browser's arrows; what arrives is checked by read(),
         which names the field. Gradio's own range check would not name it, and it would fail the
         whole event (every output of the page then shows "Error"), so this control skips it."""
-        box = gr.Number(value, label=options.pop("label", self.label), minimum=self.minimum, maximum=self.maximum,
+        box = gr.Number(value, label=self.label, minimum=self.minimum, maximum=self.maximum,
                         precision=0 if self.kind is int else None, **options)
         box.preprocess = lambda payload: payload  # set on the instance: see picture_input
         return box
@@ -126,7 +126,8 @@ def validator(check, inputs):
     The page runs it before the work is queued: the message appears on the field a FieldError
     names (by label, or by its name in `inputs`), any other on the first input (the core's
     messages say what they are about: "Wide ResNet depth must be 6n + 4 …"), and every output
-    keeps what it shows. API clients skip validators, so the handler runs `check` too.
+    keeps what it shows. gradio_client runs it too (a ValidationError); a client that posts to the
+    queue directly does not, so the handler runs `check` as well.
     """
     named = dict(inputs) if isinstance(inputs, dict) else {str(i): box for i, box in enumerate(inputs)}
     first = next(iter(named))

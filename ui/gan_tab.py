@@ -25,7 +25,8 @@ from cnnzoo.gan_trainer import (
     GAN_DATASETS, GAN_MODELS, PAPER_LR, DEFAULT_STEPS, GANConfig, GANTrainer, expected_seconds,
 )  # fmt: skip
 from ui.common import (
-    LIGHT, MAX_TRAIN_S, FieldError, LinePlotLines, NumberField, Outputs, controls_and_view, duration, number, serve, user_errors,
+    LIGHT, MAX_TRAIN_S, FieldError, LinePlotLines, NumberField, Outputs, controls_and_view, duration, number, serve,
+    user_errors,
 )  # fmt: skip
 from ui import gan_generate  # gan_generate.SCORER: the tests point it at a tiny classifier
 from ui.gan_generate import (
@@ -267,8 +268,7 @@ def training_controls() -> dict:
         c["width"] = FIELDS["width"].control(20, min_width=90, info="20: CPU · 128: the paper (GPU)")
     with gr.Row():
         c["steps"] = FIELDS["steps"].control(DEFAULT_STEPS["dcgan"], min_width=90, info="generator updates")
-        c["lr"] = FIELDS["lr"].control(None, min_width=90,
-                                       info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
+        c["lr"] = FIELDS["lr"].control(None, min_width=90, info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
     with gr.Row(visible=False) as c["wgan_row"]:
         c["clip"] = FIELDS["clip"].control(0.01, min_width=90, info="0.01 the paper · 0.005 the WGAN tutorial")
         c["n_critic"] = FIELDS["n_critic"].control(5, min_width=90, info="critic steps per G step")

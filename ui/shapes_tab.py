@@ -84,16 +84,11 @@ def _views(model_name: str, result: TraceResult):
 
 def _form_trace(form: dict) -> tuple[str, TraceResult]:
     """The network and trace the form describes (the fields of trace_model); gr.Error if impossible."""
-    with user_errors():
-        return traced_form(form)
-
-
-def traced_form(form: dict) -> tuple[str, TraceResult]:
-    """The same, with a ValueError (a FieldError naming the field where one is wrong)."""
-    model_name = form["model_name"]
-    knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
-    input_size = tuple(INPUT[side].read(form.get(f"input_{side}")) for side in ("channels", "height", "width"))
-    return model_name, meta_trace(model_name, knobs, input_size)
+    with user_errors():  # an unknown name, from the API; a field out of range
+        model_name = form["model_name"]
+        knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
+        input_size = tuple(INPUT[side].read(form.get(f"input_{side}")) for side in ("channels", "height", "width"))
+        return model_name, meta_trace(model_name, knobs, input_size)
 
 
 def calculate(**form):
@@ -393,8 +388,7 @@ def wire_calculator(calc: dict, form: dict, after: list) -> None:
                       show_progress="minimal", **TRACE_CONCURRENCY)
     gr.on(form_triggers([calc["batch_size"], calc["optimizer"], calc["dataset"]]), calculate, inputs_kwargs=inputs,
           outputs=outputs, api_name="calculator", trigger_mode="always_last", show_progress="minimal", **TRACE_CONCURRENCY)
-    exported = {**form, "batch_size": calc["batch_size"]}
-    calc["export"].click(export_table, inputs_kwargs=exported, outputs=calc["files"],
+    calc["export"].click(export_table, inputs_kwargs={**form, "batch_size": calc["batch_size"]}, outputs=calc["files"],
                          api_name="trace_export", **TRACE_CONCURRENCY).success(
         lambda: gr.update(visible=True), None, calc["files"], api_visibility="private", **LIGHT)  # empty, it stays hidden
 

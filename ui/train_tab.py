@@ -45,7 +45,8 @@ DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"
 IMAGE_SIZES = ["native", "16", "28", "32", "64"]
 DEGRADATION_RECIPE = {**DEGRADATION_RECIPE, "cam_probe": 0}  # the Train tab also shows each run's CAM timeline
 
-# The form's numbers: the controls show them, config_from_form reads them (ui.common.NumberField).
+# The form's numbers (ui.common.NumberField): config_from_form reads them all; the number boxes are built
+# from them (label smoothing and the validation split are sliders, with the same label).
 FIELDS = {
     "epochs": NumberField("epochs", float, 0.1, 500),
     "batch_size": NumberField("batch size", int, 1, 4096),
