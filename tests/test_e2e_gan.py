@@ -56,4 +56,11 @@ def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
     html = page.content()
     for name in ("generator.safetensors", "progress.gif", "metrics.csv"):  # the downloads
         assert name in html, name
+    # A refused run (width 0) says so on the field and keeps what the page shows (issue #14).
+    page.locator("#gan-width input").fill("0")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("width must be at least 1, got 0").wait_for(timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert "finished" in status.inner_text() and page.locator("#gan-grid img").count() == 1
+    assert page.locator(".error").filter(has_text="Error").count() == 0  # gradio's red output badges
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts

@@ -47,6 +47,21 @@ def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir
     for series in ("simple_cnn · digits #1 · train", "simple_cnn · digits #1 · test"):
         page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+    refused_input_keeps_the_page(page, status)
+
+
+def refused_input_keeps_the_page(page, status):
+    """After a finished run, a refused Train (epochs 0) says so on the field and keeps every output
+    (issue #14): the status, the curves and the confusion matrix stay, no output turns to "Error"."""
+    before = status.inner_text()
+    page.get_by_label("epochs", exact=True).fill("0")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("epochs must be at least 0.1, got 0").wait_for(timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert status.inner_text() == before
+    assert page.locator("#train-confusion img").count() == 1
+    page.get_by_text("simple_cnn · digits #1 · test").first.wait_for(timeout=1000)
+    assert page.locator(".error").filter(has_text="Error").count() == 0  # gradio's red output badges
 
 
 def test_stop_button_stops_the_run(page):

@@ -26,7 +26,7 @@ from cnnzoo.gan_trainer import (
 )  # fmt: skip
 from ui.common import (
     LIGHT, MAX_TRAIN_S, FieldError, LinePlotLines, NumberField, Outputs, controls_and_view, duration, number, serve,
-    user_errors,
+    user_errors, validator,
 )  # fmt: skip
 from ui import gan_generate  # gan_generate.SCORER: the tests point it at a tiny classifier
 from ui.gan_generate import (
@@ -265,7 +265,7 @@ def training_controls() -> dict:
                                info="digits and shapes are built in; MNIST and Fashion-MNIST are read from ./data")
     with gr.Row():
         c["image_size"] = gr.Radio([32, 64], value=32, label="image size", min_width=120)
-        c["width"] = FIELDS["width"].control(20, min_width=90, info="20: CPU · 128: the paper (GPU)")
+        c["width"] = FIELDS["width"].control(20, min_width=90, info="20: CPU · 128: the paper (GPU)", elem_id="gan-width")
     with gr.Row():
         c["steps"] = FIELDS["steps"].control(DEFAULT_STEPS["dcgan"], min_width=90, info="generator updates")
         c["lr"] = FIELDS["lr"].control(None, min_width=90, info=f"blank or 0: the paper's ({PAPER_LR['dcgan']:g})")
@@ -371,7 +371,7 @@ def build_demo() -> gr.Blocks:
         c["model"].change(select_model, c["model"], by_name(["wgan_row", "steps", "lr", "second"]),
                           api_visibility="private", **LIGHT)
         train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
-                                           **LIGHT)
+                                           validator=validator(make_config, by_name(TRAIN_INPUTS)), **LIGHT)
         c["stop_btn"].click(stop_training, None, c["status"], api_name="gan_stop", **LIGHT)
         replay_event = c["replay_btn"].click(gan_replay, by_name(["replay_record", "replay_speed", "replay_position"]),
                                              TRAIN_OUTPUTS.of(c), api_name="gan_replay", **LIGHT)

@@ -29,7 +29,7 @@ from cnnzoo.trainer import TrainConfig, Trainer
 from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
 from ui.common import (
     KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view,
-    NumberField, knob_controls, knob_updates, serve, user_errors,
+    NumberField, knob_controls, knob_updates, serve, user_errors, validator,
 )  # fmt: skip
 from ui.jobs import Job, raise_error
 from ui.recipes_view import (
@@ -79,6 +79,21 @@ def train_model(folder_zip=None, request: gr.Request = None, **form):
     session = session_for(request)
     start_training(session, [config])
     yield from follow_runs(session, form.get("smoothing", 0.6))
+
+
+def check_form(folder_zip=None, **form) -> None:
+    """train_model's check of the form, run before the work is queued (its validator): a FieldError
+    naming the field, or the core's ValueError for an impossible combination."""
+    config_from_form({**form, "folder_zip": folder_zip})
+
+
+def check_estimate(**form) -> None:
+    """The time estimate's check of the numbers it reads (epochs, train subset), as its validator.
+    Gradio clears a field's message when an event that reads the field starts: the estimate runs
+    when focus leaves a number, as the Train click that the message came from does, so it must
+    put the same message back."""
+    for name in ("epochs", "train_subset"):
+        FIELDS[name].read(form.get(name))
 
 
 def degradation_experiment(smoothing, request: gr.Request):
@@ -362,7 +377,8 @@ def build_demo() -> gr.Blocks:
         quiet = dict(api_visibility="private", show_progress="hidden", **TRACE_CONCURRENCY)
         knobs_shown.then(training_estimate, inputs_kwargs=estimated, outputs=c["estimate"], **quiet)
         gr.on(form_triggers([estimated[name] for name in estimated if name != "model_name"]), training_estimate,
-              inputs_kwargs=estimated, outputs=c["estimate"], trigger_mode="always_last", **quiet)
+              inputs_kwargs=estimated, outputs=c["estimate"], trigger_mode="always_last",
+              validator=validator(check_estimate, estimated), **quiet)
         # A reload (or a Wi-Fi blip) finds this browser's runs, and a run in progress streams on.
         page_load(demo).then(rejoin, c["smoothing"], outputs, api_visibility="private", **LIGHT).then(
             resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
@@ -375,7 +391,8 @@ def build_demo() -> gr.Blocks:
                            api_visibility="private", **LIGHT)
 
         form = {name: c[name] for name in (*FORM, "normalisation")}  # a gr.State: not an API parameter
-        train_event = train_btn.click(train_model, inputs_kwargs=form, outputs=outputs, api_name="train", **LIGHT)
+        train_event = train_btn.click(train_model, inputs_kwargs=form, outputs=outputs, api_name="train",
+                                      validator=validator(check_form, form), **LIGHT)
         degradation_event = c["degradation_btn"].click(degradation_experiment, [c["smoothing"]], outputs,
                                                        api_name="degradation", **LIGHT)
         resume_event = c["resume_btn"].click(resume_run, [c["resume_choice"], c["smoothing"]], outputs, api_name="resume",
