@@ -36,9 +36,11 @@ def build_app() -> gr.Blocks:
     # delete_cache: overlays, grids and GIFs are files; drop those older than an hour, hourly.
     with gr.Blocks(title="cnnzoo", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
-        for label, tab in tabs:
-            with gr.Tab(label):
-                tab.render()
+        # "wrap": on a phone the tab names take two rows; gradio's default hides the last ones in a ⋯ menu
+        with gr.Tabs(overflow_behavior="wrap"):
+            for label, tab in tabs:
+                with gr.Tab(label):
+                    tab.render()
     demo.queue(max_size=QUEUE_MAX_SIZE)
     return demo
 

@@ -44,7 +44,7 @@ from cnnzoo.runs import RunConfig, RunDir, RunEvent, ShuffledBatches, TrainerBas
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "multistep", "cosine", "onecycle")
-CAM_FRAME_SIZE = 96  # pixels a side of each CAM timeline frame
+CAM_FRAME_SIZE = 128  # pixels a side of each CAM timeline frame: its caption readable on a projector
 
 
 @dataclass

@@ -291,9 +291,14 @@ def _resized(picture: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
 
 
 def caption_below(picture: np.ndarray, text: str) -> np.ndarray:
-    """The picture with a line of text under it, on black: uint8 (H + text height, W, 3)."""
-    height = max(12, picture.shape[1] // 12)
-    font = ImageFont.load_default(size=height - 2)
+    """The picture with a line of text under it, on black: uint8 (H + text height, W, 3). The text
+    is an eighth of the width high (at least 13 pixels), smaller where it would not fit."""
+    height = max(13, picture.shape[1] // 8)
+    size = height - 2
+    font = ImageFont.load_default(size=size)
+    while size > 8 and font.getlength(text) > picture.shape[1] - 4:
+        size -= 1
+        font = ImageFont.load_default(size=size)
     band = Image.new("RGB", (picture.shape[1], height))
     ImageDraw.Draw(band).text((2, 0), text, fill=(255, 255, 255), font=font)
     return np.concatenate([picture, np.asarray(band)], axis=0)

@@ -325,8 +325,10 @@ def test_thirty_students_open_the_tab_and_drag_the_slider_at_once(app_url, shipp
 
     with ThreadPoolExecutor(30) as pool:
         # Not fetching the pictures: the server's work is what is measured, not this client's downloads.
-        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False, download_files=False),
-                                range(30)))
+        # httpx's 5 s default is the client's: thirty page configs (~430 kB each) served at once in
+        # this process, beside thirty clients parsing them, take longer. A browser waits.
+        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False, download_files=False,
+                                                 httpx_kwargs={"timeout": 60}), range(30)))
 
         def open_and_drag(client):
             opened = client.predict(model=SHAPES_KEY, api_name="/cam_select_model")

@@ -13,7 +13,10 @@ TINY = dict(model_name="simple_cnn", width=8, dataset="digits", epochs=1, batch_
 
 def test_thirty_students_train_at_once(app_url):
     with ThreadPoolExecutor(STUDENTS) as pool:
-        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False), range(STUDENTS)))
+        # httpx's 5 s default is the client's: thirty page configs (~430 kB each) served at once in
+        # this process, beside thirty clients parsing them, take longer. A browser waits.
+        clients = list(pool.map(lambda _: Client(app_url, analytics_enabled=False, verbose=False,
+                                                 httpx_kwargs={"timeout": 60}), range(STUDENTS)))
     jobs = [c.submit(**TINY, api_name="/train") for c in clients]
 
     # While the training queue is full, light requests are not stuck behind it.
@@ -24,7 +27,7 @@ def test_thirty_students_train_at_once(app_url):
     assert time.monotonic() - started < 5, "a light request waited behind training"
 
     results = [job.result(timeout=600) for job in jobs]
-    for loss, acc, status, confusion, gallery, files, runs, timeline in results:
+    for loss, acc, status, confusion, gallery, files, runs, timeline, legend in results:
         assert "finished" in status
         assert runs["value"] == ["simple_cnn · digits #1"]  # each student sees only their own run
     # On the server (same process): thirty sessions, each with its own run folder and checkpoint.

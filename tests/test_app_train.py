@@ -1,6 +1,7 @@
 """The Train tab through a real server and gradio_client: train, stop, resume, sessions apart."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -37,7 +38,7 @@ def test_train_streams_curves_and_ends_with_a_report(app_url):
     client = new_client(app_url)
     job = client.submit(**QUICK, api_name="/train")
     updates = list(job)
-    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
+    loss, acc, status, confusion, gallery, files, runs, timeline, legend = job.result()
     assert len(updates) >= 2  # the curves stream while it trains
     assert "finished" in status and "test accuracy" in status
     series = {row[2] for row in loss["data"]}
@@ -85,7 +86,7 @@ def test_stop_halts_within_a_second_and_resume_continues_the_curves(app_url):
     assert "Stopping" in client.predict(api_name="/stop")
     wait_for(job, lambda out: "stopped" in out[2])
     assert time.monotonic() - clicked < 1.0  # the step in flight and a checkpoint save
-    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
+    loss, acc, status, confusion, gallery, files, runs, timeline, legend = job.result()
     assert "stopped" in status and "Resume" in status
     stopped_at = max(row[0] for row in loss["data"])
     assert 0 < stopped_at < 40
@@ -109,7 +110,7 @@ def test_sessions_are_apart(app_url):
     while not job_a.outputs():
         time.sleep(0.05)
     assert "Nothing is training" in bob.predict(api_name="/stop")
-    _, _, status, *_rest, runs, _timeline = job_a.result()
+    _, _, status, *_rest, runs, _timeline, _legend = job_a.result()
     assert "finished" in status
     with pytest.raises(REFUSED, match="run of this session"):
         bob.predict(run_name=runs["value"][0], api_name="/resume")  # alice's run is not bob's
@@ -121,7 +122,7 @@ def test_degradation_preset_trains_plain_and_residual_nets_on_the_same_data(app_
     # The server runs in this process: shrink the preset's recipe so the test takes seconds.
     monkeypatch.setattr(ui.train_tab, "DEGRADATION_RECIPE", {**ui.train_tab.DEGRADATION_RECIPE, "epochs": 1, "train_subset": 64})
     client = new_client(app_url)
-    loss, acc, status, confusion, gallery, files, runs, timeline = client.predict(api_name="/degradation")
+    loss, acc, status, confusion, gallery, files, runs, timeline, legend = client.predict(api_name="/degradation")
     assert runs["value"] == [f"{name} · digits #1" for name in ["plain20", "resnet20", "plain56", "resnet56"]]
     series = {row[2] for row in loss["data"]}
     assert {f"{name} · digits #1 · train" for name in ["plain20", "resnet56"]} <= series
@@ -152,7 +153,7 @@ def test_choosing_a_recipe_fills_the_form_and_names_its_source(app_url):
 
 def test_the_forms_nesterov_and_he_schedule_reach_the_run(app_url):
     client = new_client(app_url)
-    *_, files, _runs, _timeline = client.predict(**{**QUICK, "epochs": 1}, optimizer="sgd-nesterov",
+    *_, files, _runs, _timeline, _legend = client.predict(**{**QUICK, "epochs": 1}, optimizer="sgd-nesterov",
                                                  schedule="multistep-he", api_name="/train")
     config = load_checkpoint(next(f for f in files if f.endswith(".safetensors")))[1]["train_config"]
     assert (config["optimizer"], config["nesterov"], config["gamma"], list(config["milestones"])) == (
@@ -164,14 +165,14 @@ def test_a_shipped_record_replays_like_a_live_run_and_scrubs(app_url):
     client = new_client(app_url)
     job = client.submit("train-default", 256, 0, 0.6, api_name="/replay")
     updates = list(job)
-    loss, acc, status, confusion, gallery, files, runs, timeline = job.result()
+    loss, acc, status, confusion, gallery, files, runs, timeline, legend = job.result()
     assert len(updates) >= 2 and "finished" in status and "test accuracy **98.61%**" in status
     series = {row[2] for row in acc["data"]}
     assert series == {"▶ simple_cnn · digits #1 · train", "▶ simple_cnn · digits #1 · test"}
     assert max(row[0] for row in loss["data"]) == pytest.approx(15.0)
     assert timeline.endswith(".png") and any(f.endswith(".csv") for f in files)
     # the scrub bar: the run at 40% (epoch 6 of 15), without replaying it
-    loss, acc, status, *_, timeline = client.predict("train-default", 40, 0.6, api_name="/replay_position")
+    loss, acc, status, *_, timeline, _legend = client.predict("train-default", 40, 0.6, api_name="/replay_position")
     assert max(row[0] for row in loss["data"]) == pytest.approx(6.0, abs=0.1)
     assert "step 132 / 330" in status and "recorded" in status and timeline.endswith("cam-epoch6.png")
     with pytest.raises(REFUSED, match="not in the list of choices"):
@@ -185,3 +186,19 @@ def test_a_replay_at_its_recorded_pace_is_stopped_by_stop(app_url):
     client.predict(api_name="/stop")
     *_, status = job.result()[:3]
     assert "stopped" in status
+
+
+def test_the_legend_names_every_series_whole_in_the_plots_colours():
+    # The plots' own one-row legend cut a second series to "simple_cr…" (issue #14): the page's
+    # legend wraps, and gives each series the colour vega gives it (its default scheme, in row order).
+    import pandas as pd
+
+    from ui.train_view import PALETTE, curve_outputs
+
+    names = [f"resnet{depth} · digits #1 · {split}" for depth in (20, 56) for split in ("train", "test")]
+    loss = pd.DataFrame({"epoch": [1.0] * 4, "value": [0.5] * 4, "series": names})
+    shown = curve_outputs(loss, loss)
+    assert shown["loss_plot"] is loss and shown["acc_plot"] is loss
+    keys = re.findall(r'background:(#[0-9a-f]{6})"></i>([^<]+)</span>', shown["legend"])
+    assert keys == list(zip(PALETTE, names))
+    assert curve_outputs(None, None)["legend"] == '<div class="cnnzoo-legend"></div>'

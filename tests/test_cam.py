@@ -407,7 +407,7 @@ def test_the_trainer_records_a_frame_of_the_untrained_model_and_one_per_epoch(tm
     files = events[-1].files
     with Image.open(files["cam_timeline"]) as gif:
         assert gif.n_frames == 4
-    assert Image.open(files["cam_strip"]).width > 4 * 96
+    assert Image.open(files["cam_strip"]).width > 4 * 128
     cam_images = [i for i in read_record(tmp_path)["images"] if i["kind"] == "cam"]
     assert [i["epoch"] for i in cam_images] == [0.0, 1.0, 2.0, 3.0]
     assert all((tmp_path / i["file"]).is_file() for i in cam_images)

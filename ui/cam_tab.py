@@ -313,8 +313,8 @@ def model_column() -> dict:
 
 def view_column() -> dict:
     c = {"summary": gr.Markdown("Choose a model and a picture.", label="summary", elem_id="cam-summary")}
-    c["overlays"] = gr.Gallery(label="class activation maps", columns=4, height=250, object_fit="contain",
-                               elem_id="cam-overlays")
+    c["overlays"] = gr.Gallery(label="class activation maps", columns=4, height="auto", object_fit="contain",
+                               elem_id="cam-overlays", elem_classes="cnnzoo-captions")
     with gr.Row():
         c["threshold"] = gr.Slider(0.05, 0.95, value=SMALL_IMAGE_THRESHOLD, step=0.05, elem_id="cam-threshold",
                                    label="box threshold (fraction of the map's range)",

@@ -28,6 +28,21 @@ LAUNCH_OPTIONS = dict(
     /* Galleries of small pictures (feature maps) write their captions into the pictures: gradio's
        own caption would cover a third of a 72-pixel tile (API clients still get it) */
     .cnnzoo-tiles .caption-label { display: none; }
+    /* An image's or a plot's label sits above it, not over its top rows (gradio floats it on them:
+       the GAN grid's first samples, the top of a CAM overlay or a plot's title) */
+    label[data-testid="block-label"].float { position: relative; top: 0; left: 0; margin-bottom: var(--size-1); }
+    /* Numbers tables break lines between words, never inside one ("generato r"), and scroll
+       sideways where a narrow column cannot hold them */
+    .prose table { display: block; max-width: 100%; overflow-x: auto; }
+    .prose td, .prose th { word-break: normal; overflow-wrap: normal; hyphens: manual; }
+    /* Galleries a student reads (CAM overlays, misclassified images, a channel's top images):
+       the caption goes under the picture, whole, instead of over its bottom, cut to "predict…" */
+    .cnnzoo-captions .thumbnail-item { aspect-ratio: auto; display: flex; flex-direction: column; }
+    .cnnzoo-captions .thumbnail-item > img { aspect-ratio: 1; height: auto; }
+    .cnnzoo-legend { display: flex; flex-wrap: wrap; gap: var(--size-1) var(--size-4); font-size: 0.85rem; }
+    .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.4em; vertical-align: middle; }
+    .cnnzoo-captions .caption-label { position: static; max-width: 100%; white-space: normal; border: none;
+                                      border-radius: 0; opacity: 1 !important; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     max_file_size="20mb",  # for the tabs that take uploads

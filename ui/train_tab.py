@@ -38,10 +38,11 @@ from ui.recipes_view import (
 )  # fmt: skip
 from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
 from ui.replays import replay_controls, replays
-from ui.train_view import curves, final_line, live_status, report_view, status_line
+from ui.train_view import curve_outputs, curves, final_line, live_status, report_view, status_line
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
+OVERLAID = 6  # runs drawn together when a run ends: its own and the page's latest before it
 IMAGE_SIZES = ["native", "16", "28", "32", "64"]
 DEGRADATION_RECIPE = {**DEGRADATION_RECIPE, "cam_probe": 0}  # the Train tab also shows each run's CAM timeline
 
@@ -61,7 +62,7 @@ FIELDS = {
 }
 
 # What the training events update, by name (ui.common.Outputs).
-OUTPUTS = Outputs("loss_plot", "acc_plot", "status", "confusion", "gallery", "files", "runs", "timeline")
+OUTPUTS = Outputs("loss_plot", "acc_plot", "status", "confusion", "gallery", "files", "runs", "timeline", "legend")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,15 +140,15 @@ def replay_position(record, position, smoothing):
     else:
         status = f"{status_line(run, item.event(run.history, **run.history[-1]))} · recorded"
     frames = item.pictures_at(item.from_step, "cam")
-    loss, acc = curves(runs, smoothing)
-    return OUTPUTS(loss_plot=loss, acc_plot=acc, status=status,
+    return OUTPUTS(**curve_outputs(*curves(runs, smoothing)), status=status,
                    timeline=str(item.folder / frames[-1]["file"]) if frames else None)
 
 
 def redraw(selected_runs, smoothing, request: gr.Request):
-    """Re-draw both plots for the chosen runs and smoothing (no training involved)."""
+    """Re-draw both plots and their legend for the chosen runs and smoothing (no training involved)."""
     session = session_for(request)
-    return curves([session.runs[name] for name in selected_runs or [] if name in session.runs], smoothing)
+    shown = curve_outputs(*curves([session.runs[name] for name in selected_runs or [] if name in session.runs], smoothing))
+    return shown["loss_plot"], shown["acc_plot"], shown["legend"]
 
 
 def config_from_form(form: dict) -> TrainConfig:
@@ -229,7 +230,7 @@ def follow_runs(session: Session, smoothing: float):
         names = [run.name for run in runs]  # the runs list follows too (a reloaded page starts empty)
         update = {} if names == listed else {"runs": gr.update(choices=list(session.runs), value=names)}
         listed = names
-        yield OUTPUTS(loss_plot=loss, acc_plot=acc, status=live_status(job, runs), **update)
+        yield OUTPUTS(**curve_outputs(loss, acc), status=live_status(job, runs), **update)
 
 
 def rejoin(smoothing, request: gr.Request):
@@ -261,13 +262,17 @@ def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, T
 
 
 def finished_view(session: Session, shown: list[Run], smoothing: float, report):
-    """Everything at the end: the curves, the last run's test report, its files, the runs to compare."""
+    """Everything at the end: the curves, the last run's test report, its files, the runs to compare.
+    The page's earlier runs are overlaid too (up to OVERLAID runs in all): a second run is drawn
+    beside the first without looking for a checkbox."""
     finished = shown[-1]
     confusion, gallery = report or (None, [])
-    loss, acc = curves(shown, smoothing)
+    earlier = [run for name, run in session.runs.items() if name not in {r.name for r in shown}]
+    overlaid = earlier[max(0, len(earlier) - max(0, OVERLAID - len(shown))):] + shown
     files = [finished.files[role] for role in ("checkpoint", "metrics", "cam_timeline") if role in finished.files]
-    return OUTPUTS(loss_plot=loss, acc_plot=acc, status=final_line(finished), confusion=confusion, gallery=gallery,
-                   files=files, runs=gr.update(choices=list(session.runs), value=[r.name for r in shown]),
+    return OUTPUTS(**curve_outputs(*curves(overlaid, smoothing)), status=final_line(finished), confusion=confusion,
+                   gallery=gallery, files=files,
+                   runs=gr.update(choices=list(session.runs), value=[r.name for r in overlaid]),
                    timeline=finished.files.get("cam_strip"))
 
 
@@ -327,8 +332,11 @@ def view_components() -> dict[str, gr.components.Component]:
     """What a run shows, by name (the names of OUTPUTS, and the run controls)."""
     c = {"status": gr.Markdown("Press **Train** to start.", elem_id="train-status")}
     with gr.Row():
-        c["loss_plot"] = gr.LinePlot(x="epoch", y="value", color="series", label="loss", y_title="cross-entropy")
-        c["acc_plot"] = gr.LinePlot(x="epoch", y="value", color="series", label="accuracy (%)", y_title="accuracy %")
+        c["loss_plot"] = gr.LinePlot(x="epoch", y="value", color="series", label="loss", y_title="cross-entropy",
+                                     colors_in_legend=[])
+        c["acc_plot"] = gr.LinePlot(x="epoch", y="value", color="series", label="accuracy (%)", y_title="accuracy %",
+                                    colors_in_legend=[])
+    c["legend"] = gr.HTML(elem_id="train-legend")  # both plots' (train_view.curve_outputs)
     c["smoothing"] = gr.Slider(0, 0.99, value=0.6, step=0.01, label="smoothing of the train curves")
     c["runs"] = gr.CheckboxGroup([], label="runs to show (this page's runs)")
     with gr.Row():
@@ -337,8 +345,8 @@ def view_components() -> dict[str, gr.components.Component]:
         c["degradation_btn"] = gr.Button("Degradation experiment: plain vs residual, 20 vs 56 layers")
     with gr.Row():
         c["confusion"] = gr.Plot(label="confusion matrix (test set)", show_label=False, format="png", elem_id="train-confusion")
-        c["gallery"] = gr.Gallery(label="misclassified test images", columns=6, height=320, allow_preview=False,
-                                  object_fit="contain")
+        c["gallery"] = gr.Gallery(label="misclassified test images", columns=2, height=320, allow_preview=False,
+                                  object_fit="contain", elem_classes="cnnzoo-captions")
     c["timeline"] = gr.Image(label="CAM timeline: where the network looks on the probe image, epoch by epoch",
                              type="filepath", interactive=False, buttons=["download", "fullscreen"])
     c["files"] = gr.File(elem_id="train-files", label="downloads: checkpoint (.safetensors), metrics (.csv), CAM timeline (.gif)",
@@ -407,8 +415,8 @@ def build_demo() -> gr.Blocks:
         # Choosing runs changes the set of lines: reset the plots, then draw (see LinePlotLines).
         plots = [c["loss_plot"], c["acc_plot"]]
         c["runs"].change(lambda: (None, None), None, plots, api_visibility="private", **LIGHT).then(
-            redraw, [c["runs"], c["smoothing"]], plots, api_visibility="private", **LIGHT)
-        c["smoothing"].release(redraw, [c["runs"], c["smoothing"]], plots, api_name="redraw", **LIGHT)
+            redraw, [c["runs"], c["smoothing"]], [*plots, c["legend"]], api_visibility="private", **LIGHT)
+        c["smoothing"].release(redraw, [c["runs"], c["smoothing"]], [*plots, c["legend"]], api_name="redraw", **LIGHT)
         demo.unload(detach_page)
     return demo
 

@@ -5,6 +5,7 @@ a resumed one and a replay (cnnzoo.replay): none of them knows which it draws.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,23 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None
     # and then draws later rows invisibly (seen in Chromium with gradio 6.31).
     return (pd.concat(loss_rows, ignore_index=True) if loss_rows else None,
             pd.concat(acc_rows, ignore_index=True) if acc_rows else None)
+
+
+# The colours the plots give their series, in the order the rows name them: vega-lite's default
+# scheme (tableau10), which gradio's LinePlot keeps when it has no color_map
+PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")
+
+
+def curve_outputs(loss: pd.DataFrame | None, acc: pd.DataFrame | None) -> dict:
+    """The loss and accuracy plots and their one legend (loss_plot, acc_plot, legend), from curves().
+
+    The legend is the page's, in HTML that wraps: the plots' own legend is one row, so under a
+    plot half the page wide it showed the first series and "simple_cr…". Both frames name their
+    series in the same order, so a series has one colour in both plots and in the legend."""
+    names = [] if loss is None else list(dict.fromkeys(loss["series"]))
+    keys = "".join(f'<span class="cnnzoo-key"><i style="background:{PALETTE[i % len(PALETTE)]}"></i>'
+                   f'{html.escape(name)}</span>' for i, name in enumerate(names))
+    return {"loss_plot": loss, "acc_plot": acc, "legend": f'<div class="cnnzoo-legend">{keys}</div>'}
 
 
 def live_status(job: Job, runs: list[Run]) -> str:

@@ -100,7 +100,7 @@ class CAMTimeline:
     def overlays(self, *, colormap: str = "jet", opacity: float = 0.5, size=128,
                  threshold: float | None = None, captions: bool = True, class_names=None) -> list[np.ndarray]:
         """One overlay per frame, `size` pixels square (None: the probe's own size), with a
-        caption "ep <epoch> <class> <probability>" (class_names turn indices into names) and,
+        caption "ep <epoch>: <class> <probability>" (class_names turn indices into names) and,
         given a threshold, the box."""
         if not self.frames:
             raise ValueError("the timeline has no frames yet: record a training run first")
@@ -116,7 +116,7 @@ class CAMTimeline:
                                       size=size)
             if captions:
                 name = class_names[frame.class_idx] if class_names else str(frame.class_idx)
-                picture = viz.caption_below(picture, f"ep {frame.epoch:g} {name} {frame.prob:.0%}")
+                picture = viz.caption_below(picture, f"ep {frame.epoch:.3g}: {name} {frame.prob:.0%}")
             self._drawn.append(picture)
         return list(self._drawn)
 
