@@ -1,0 +1,93 @@
+"""Every tab as a class sees it: on a 1024×768 projector and a 390×844 phone (issue #14).
+
+For each tab at both sizes: every tab name can be reached without a menu, no label box lies on
+an image's or a plot's content, the page does not scroll sideways (wide tables scroll inside
+their own box), and the browser console stays free of errors. Saves <tab>-<width>.png into
+$CNNZOO_SCREENSHOT_DIR or tmp_path (docs/screenshots holds the ones the README shows).
+"""
+from __future__ import annotations
+
+import pytest
+
+TIMEOUT_MS = 60_000
+SIZES = [(1024, 768), (390, 844)]
+# (tab, what shows once its first view is drawn; None: nothing is computed on opening)
+TABS = [
+    ("Shapes", "#shapes-table table"),
+    ("Train", None),
+    ("Inside", "#inside-maps img"),
+    ("CAM", "#cam-overlays img"),
+    ("GAN", "#gan-grid img"),
+    ("Experiments", None),
+    ("Report", None),
+]
+
+# Label boxes that cover a picture, a plot or a chart: [label text, what it covers]
+LABELS_OVER_CONTENT = """() => {
+  const covered = [];
+  for (const label of document.querySelectorAll('label[data-testid="block-label"]')) {
+    const block = label.closest('.block');
+    if (!block || !label.offsetParent) continue;  // hidden: another tab, a closed accordion
+    const l = label.getBoundingClientRect();
+    for (const content of block.querySelectorAll('img, canvas, svg.marks, .js-plotly-plot')) {
+      const c = content.getBoundingClientRect();
+      if (label.contains(content) || c.width < 24 || c.height < 24) continue;  // the label's own icon
+      const dx = Math.min(l.right, c.right) - Math.max(l.left, c.left);
+      const dy = Math.min(l.bottom, c.bottom) - Math.max(l.top, c.top);
+      if (dx > 2 && dy > 2) covered.push([label.innerText.trim(), content.tagName]);
+    }
+  }
+  return covered;
+}"""
+
+
+def scroll_through(page):
+    """Scroll down the page a screen at a time and back: gradio's pictures load lazily, when a
+    student scrolls to them, so a full-page screenshot would show empty boxes below the fold."""
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for top in range(0, height, page.viewport_size["height"]):
+        page.evaluate(f"window.scrollTo(0, {top})")
+        page.wait_for_timeout(150)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+
+
+@pytest.fixture(scope="module")
+def pages(browser, app_url):
+    """One page per size, every tab opened once, with what its console said."""
+    opened = {}
+    for width, height in SIZES:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.console_errors = []
+        page.on("console", lambda message, page=page: message.type == "error" and page.console_errors.append(message.text))
+        page.on("pageerror", lambda error, page=page: page.console_errors.append(str(error)))
+        page.goto(app_url, wait_until="load")
+        page.get_by_role("tab", name="Shapes").wait_for(timeout=TIMEOUT_MS)
+        opened[width] = page
+    yield opened
+    for page in opened.values():
+        page.context.close()
+
+
+@pytest.mark.parametrize("width", [width for width, _ in SIZES])
+def test_every_tab_name_is_on_the_page(pages, width):
+    page = pages[width]
+    for tab, _ in TABS:
+        assert page.get_by_role("tab", name=tab).is_visible(), f"{tab} is hidden at {width} px (behind a menu?)"
+
+
+@pytest.mark.parametrize("tab, drawn", TABS)
+@pytest.mark.parametrize("width", [width for width, _ in SIZES])
+def test_a_tab_reads_at_projector_and_phone_size(pages, screenshot_dir, width, tab, drawn):
+    page = pages[width]
+    page.get_by_role("tab", name=tab).click()
+    if drawn:
+        page.locator(drawn).first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # the plots and pictures that follow the first view
+    scroll_through(page)
+    page.screenshot(path=str(screenshot_dir / f"{tab.lower()}-{width}.png"), full_page=True)
+    assert page.evaluate(LABELS_OVER_CONTENT) == []
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width + 1, f"the {tab} tab is {scroll_width} px wide on a {width} px screen"
+    assert page.console_errors == [], page.console_errors
