@@ -162,7 +162,11 @@ def page_load(demo: gr.Blocks):
     """Register attach_page on the tab's load, and return that event: a tab's other load events
     follow it (`page_load(demo).then(...)`), so they already see the browser's session."""
     key = gr.Textbox(visible=False)  # carries the key IDENTITY_JS returns
-    return demo.load(attach_page, key, None, js=IDENTITY_JS, api_visibility="private", concurrency_limit=None)
+
+    def attach(key, request: gr.Request) -> None:  # no output: gradio would warn of the key, every load
+        attach_page(key, request)
+
+    return demo.load(attach, key, None, js=IDENTITY_JS, api_visibility="private", concurrency_limit=None)
 
 
 def session_for(request: gr.Request | None) -> Session:
