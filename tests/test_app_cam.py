@@ -127,6 +127,8 @@ def test_cam_matches_the_core(app_url, shipped, tmp_path):
         assert np.array_equal(np.asarray(Image.open(shown[j + 1]["image"])), expected)  # pixel for pixel
     assert "CAM (global average pooling)" in summary and box_text(boxes[0]) in summary
     assert "IoU" not in summary  # an uploaded picture has no true box
+    # and it is not what the model knows: the summary says what it was trained on (issue #14)
+    assert "trained on **shapes** and knows only its 10 classes" in summary
     strip = Image.open(download)
     assert strip.format == "PNG" and strip.width > 4 * 192 and strip.height > 192
 

@@ -36,6 +36,8 @@ class CamView:
     method: str
     true_label: str | None = None
     true_box: list[float] | None = None
+    dataset: str | None = None  # what the model was trained on (None: unknown, or ImageNet's)
+    classes: int = 0  # how many classes it knows
 
 
 def compute_view(cm: CamModel, image: torch.Tensor, truth: tuple[int, list[float] | None] | None = None) -> CamView:
@@ -47,6 +49,7 @@ def compute_view(cm: CamModel, image: torch.Tensor, truth: tuple[int, list[float
         class_names=[cm.class_names[c] for c in result.classes[0].tolist()], probs=result.probs[0].tolist(),
         label=result.label, method=result.method,
         true_label=cm.class_names[truth[0]] if truth else None, true_box=truth[1] if truth else None,
+        dataset=cm.dataset, classes=len(cm.class_names),
     )  # fmt: skip
 
 
@@ -108,6 +111,10 @@ def summary_text(view: CamView, boxes, ious, box_mode: str, threshold: float) ->
                       f"({hit}: the paper counts IoU ≥ {IOU_MIN} with the right class)")
     if view.method == "Grad-CAM":
         lines.append("Grad-CAM, not CAM: this model's head is not global pooling + one linear layer.")
+    if view.true_label is None and view.dataset:  # a picture of the user's, not one of its test images
+        lines.append(f"This model was trained on **{view.dataset}** and knows only its {view.classes} classes: "
+                     f"a picture unlike those (a photo of a car, say) still gets one of them, often with a "
+                     f"confident score. Its test images (below) are what its maps mean most on.")
     return "  \n".join(lines)
 
 
