@@ -202,3 +202,13 @@ def test_the_legend_names_every_series_whole_in_the_plots_colours():
     keys = re.findall(r'background:(#[0-9a-f]{6})"></i>([^<]+)</span>', shown["legend"])
     assert keys == list(zip(PALETTE, names))
     assert curve_outputs(None, None)["legend"] == '<div class="cnnzoo-legend"></div>'
+
+
+def test_a_finished_run_is_overlaid_on_the_pages_earlier_runs(app_url):
+    client = new_client(app_url)
+    tiny = {**QUICK, "epochs": 1, "train_subset": 64}
+    client.predict(**tiny, api_name="/train")
+    loss, *_, runs, _timeline, legend = client.predict(**tiny, api_name="/train")
+    assert runs["value"] == ["simple_cnn · digits #1", "simple_cnn · digits #2"]  # both ticked
+    assert {row[2] for row in loss["data"]} >= {"simple_cnn · digits #1 · train", "simple_cnn · digits #2 · train"}
+    assert "simple_cnn · digits #1 · test" in legend and "simple_cnn · digits #2 · test" in legend

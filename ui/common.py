@@ -35,14 +35,15 @@ LAUNCH_OPTIONS = dict(
        sideways where a narrow column cannot hold them */
     .prose table { display: block; max-width: 100%; overflow-x: auto; }
     .prose td, .prose th { word-break: normal; overflow-wrap: normal; hyphens: manual; }
-    /* Galleries a student reads (CAM overlays, misclassified images, a channel's top images):
-       the caption goes under the picture, whole, instead of over its bottom, cut to "predict…" */
+    /* Galleries a student reads (CAM overlays, misclassified images): the caption goes under the
+       picture, whole, instead of over its bottom, cut to "predict…" */
     .cnnzoo-captions .thumbnail-item { aspect-ratio: auto; display: flex; flex-direction: column; }
     .cnnzoo-captions .thumbnail-item > img { aspect-ratio: 1; height: auto; }
-    .cnnzoo-legend { display: flex; flex-wrap: wrap; gap: var(--size-1) var(--size-4); font-size: 0.85rem; }
-    .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.4em; vertical-align: middle; }
     .cnnzoo-captions .caption-label { position: static; max-width: 100%; white-space: normal; border: none;
                                       border-radius: 0; opacity: 1 !important; }
+    /* The Train plots' legend (ui.train_view.curve_outputs): keys that wrap, a colour bar each */
+    .cnnzoo-legend { display: flex; flex-wrap: wrap; gap: var(--size-1) var(--size-4); font-size: 0.85rem; }
+    .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.4em; vertical-align: middle; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     max_file_size="20mb",  # for the tabs that take uploads

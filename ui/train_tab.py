@@ -268,7 +268,8 @@ def finished_view(session: Session, shown: list[Run], smoothing: float, report):
     finished = shown[-1]
     confusion, gallery = report or (None, [])
     earlier = [run for name, run in session.runs.items() if name not in {r.name for r in shown}]
-    overlaid = earlier[max(0, len(earlier) - max(0, OVERLAID - len(shown))):] + shown
+    room = max(0, OVERLAID - len(shown))  # for earlier runs, the latest first
+    overlaid = (earlier[-room:] if room else []) + shown
     files = [finished.files[role] for role in ("checkpoint", "metrics", "cam_timeline") if role in finished.files]
     return OUTPUTS(**curve_outputs(*curves(overlaid, smoothing)), status=final_line(finished), confusion=confusion,
                    gallery=gallery, files=files,
