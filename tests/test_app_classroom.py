@@ -37,3 +37,12 @@ def test_thirty_students_train_at_once(app_url):
     assert len(own) == STUDENTS
     folders = {run_dir for s in own for run_dir in s.folder.iterdir()}
     assert len(folders) == STUDENTS and all((f / "last.safetensors").exists() for f in folders)
+
+
+def test_a_shared_pc_keeps_no_run_history(app_url):
+    """Gradio's run history (every call's inputs, listed under "Runs" in the footer) is off: on a
+    classroom PC the next student would read the last one's. GRADIO_RUN_HISTORY=true turns it on."""
+    import httpx
+
+    config = httpx.get(f"{app_url.rstrip('/')}/config", timeout=60).json()
+    assert config["run_history"] is False

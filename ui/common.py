@@ -50,6 +50,10 @@ LAUNCH_OPTIONS = dict(
     # Worker threads for handlers: every page following a training job (ui.jobs) holds one while
     # it waits for news, so a class of thirty must not exhaust gradio's default 40.
     max_threads=160,
+    # Gradio's run history keeps every call's inputs in the browser and lists them, as raw JSON, under
+    # "Runs" in the footer: on a classroom's shared PC the next student would read the last one's.
+    # Off unless asked for: GRADIO_RUN_HISTORY=true turns it on (the page's own run lists stay).
+    run_history=None if "GRADIO_RUN_HISTORY" in os.environ else False,
 )
 
 
@@ -286,7 +290,9 @@ class Outputs:
 
 class LinePlotLines:
     """Gradio 6.31's LinePlot keeps drawing only the lines of the first data it was given, so
-    when a line is added the plot must be reset (set to None) before the new data goes out."""
+    when a line is added the plot must be reset (set to None) before the new data goes out. Only
+    then: a drawn plot set to None makes its stale ResizeObservers throw "Cannot read properties of
+    null (reading 'offsetWidth')" in the browser console."""
 
     def __init__(self):
         self.drawn: set[str] = set()
