@@ -125,7 +125,8 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """open_page(url) -> a loaded page; page.requested_hosts lists every host it contacted."""
+    """open_page(url) -> a loaded page; page.requested_hosts lists every host it contacted,
+    page.console_errors what its console said in red (errors and uncaught exceptions)."""
     contexts = []
 
     def _open(url: str, width: int = 1400, height: int = 1000):
@@ -134,6 +135,9 @@ def open_page(browser):
         page = context.new_page()
         page.requested_hosts = set()
         page.on("request", lambda request: page.requested_hosts.add(urlparse(request.url).hostname))
+        page.console_errors = []
+        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
         page.goto(url, wait_until="load")
         return page
 

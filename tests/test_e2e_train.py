@@ -47,6 +47,9 @@ def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir
     for series in ("simple_cnn · digits #1 · train", "simple_cnn · digits #1 · test"):
         page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+    # A first run resets no plot (gradio 6.31's LinePlot throws "Cannot read properties of null
+    # (reading 'offsetWidth')" from stale ResizeObservers when a drawn plot is set to None).
+    assert page.console_errors == [], page.console_errors
     refused_input_keeps_the_page(page, status)
 
 

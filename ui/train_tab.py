@@ -216,18 +216,20 @@ def pictures_folder(session: Session, run: Run) -> Path:
 
 def follow_runs(session: Session, smoothing: float):
     """Stream the session's training job to this page: curves and status while it trains, then
-    everything at the end (see finished_view)."""
+    everything at the end (see finished_view). The page's earlier runs are drawn beside the live
+    one from the start, so the plots reset (see LinePlotLines) once per new run, not at its end."""
     lines, listed = LinePlotLines(), None
     for job in session.job.follow():
         raise_error(job)
         runs = job.view.get("runs", [])
+        drawn = overlaid(session, runs)
+        loss, acc = curves(drawn, smoothing)
+        if lines.new_lines(loss):
+            yield OUTPUTS(loss_plot=None, acc_plot=None)
         if job.done:
             yield finished_view(session, runs, smoothing, job.view.get("report"))
             return
-        loss, acc = curves(runs, smoothing)
-        if lines.new_lines(loss):
-            yield OUTPUTS(loss_plot=None, acc_plot=None)
-        names = [run.name for run in runs]  # the runs list follows too (a reloaded page starts empty)
+        names = [run.name for run in drawn]  # the runs list follows too (a reloaded page starts empty)
         update = {} if names == listed else {"runs": gr.update(choices=list(session.runs), value=names)}
         listed = names
         yield OUTPUTS(**curve_outputs(loss, acc), status=live_status(job, runs), **update)
@@ -261,19 +263,24 @@ def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, T
     return run, trainer
 
 
-def finished_view(session: Session, shown: list[Run], smoothing: float, report):
-    """Everything at the end: the curves, the last run's test report, its files, the runs to compare.
-    The page's earlier runs are overlaid too (up to OVERLAID runs in all): a second run is drawn
-    beside the first without looking for a checkbox."""
-    finished = shown[-1]
-    confusion, gallery = report or (None, [])
+def overlaid(session: Session, shown: list[Run]) -> list[Run]:
+    """The runs the plots draw with `shown` (a job's runs): the page's latest earlier runs first, up
+    to OVERLAID in all, so a second run is drawn beside the first without looking for a checkbox."""
     earlier = [run for name, run in session.runs.items() if name not in {r.name for r in shown}]
     room = max(0, OVERLAID - len(shown))  # for earlier runs, the latest first
-    overlaid = (earlier[-room:] if room else []) + shown
+    return (earlier[-room:] if room else []) + shown
+
+
+def finished_view(session: Session, shown: list[Run], smoothing: float, report):
+    """Everything at the end: the curves (with the earlier runs, see overlaid), the last run's test
+    report, its files, the runs to compare."""
+    finished = shown[-1]
+    confusion, gallery = report or (None, [])
+    drawn = overlaid(session, shown)
     files = [finished.files[role] for role in ("checkpoint", "metrics", "cam_timeline") if role in finished.files]
-    return OUTPUTS(**curve_outputs(*curves(overlaid, smoothing)), status=final_line(finished), confusion=confusion,
+    return OUTPUTS(**curve_outputs(*curves(drawn, smoothing)), status=final_line(finished), confusion=confusion,
                    gallery=gallery, files=files,
-                   runs=gr.update(choices=list(session.runs), value=[r.name for r in overlaid]),
+                   runs=gr.update(choices=list(session.runs), value=[r.name for r in drawn]),
                    timeline=finished.files.get("cam_strip"))
 
 
@@ -413,9 +420,10 @@ def build_demo() -> gr.Blocks:
         for event in (train_event, degradation_event, resume_event, replay_event):
             event.then(resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         stop_btn.click(stop_training, None, c["status"], api_name="stop", **LIGHT)
-        # Choosing runs changes the set of lines: reset the plots, then draw (see LinePlotLines).
+        # Ticking runs changes the set of lines: reset the plots, then draw (see LinePlotLines). On
+        # .input, a student's tick: the runs list a stream updates comes with its curves.
         plots = [c["loss_plot"], c["acc_plot"]]
-        c["runs"].change(lambda: (None, None), None, plots, api_visibility="private", **LIGHT).then(
+        c["runs"].input(lambda: (None, None), None, plots, api_visibility="private", **LIGHT).then(
             redraw, [c["runs"], c["smoothing"]], [*plots, c["legend"]], api_visibility="private", **LIGHT)
         c["smoothing"].release(redraw, [c["runs"], c["smoothing"]], [*plots, c["legend"]], api_name="redraw", **LIGHT)
         demo.unload(detach_page)
