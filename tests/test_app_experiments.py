@@ -199,6 +199,22 @@ def test_the_recorded_classroom_run_replays_with_its_final_numbers(url):
     assert "A recorded run." in status and len(table["data"]) == 4
 
 
+def test_the_tab_opens_with_the_recorded_numbers_and_tables_with_their_headers(url):
+    """Nothing to press before there is something to read: the degradation table holds the recorded
+    run's final numbers, the race table its column names (not gradio's "1 2 3")."""
+    import httpx
+
+    config = httpx.get(f"{url.rstrip('/')}/config", timeout=60).json()
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c["props"].get("elem_id")}
+    table = props["degradation-table"]["value"]
+    assert table["headers"] == ["network", "training error", "test error", "seconds"]
+    assert [row[0] for row in table["data"]] == ["plain20", "resnet20", "plain56", "resnet56"]
+    assert "The recorded run" in props["degradation-status"]["value"] and "**Seed 0.**" in props["degradation-status"]["value"]
+    assert props["race-table"]["value"]["headers"][:3] == ["model", "params", "MACs"]
+    status, _, table = new_client(url).predict(50, api_name="/degradation_position")
+    assert table["headers"] == ["network", "training error", "test error", "seconds"] and table["data"] == []
+
+
 def test_degradation_curves_read_on_a_log_axis_whatever_the_errors():
     from ui.degradation_section import MIN_ERROR, curves, degradation_figure
 

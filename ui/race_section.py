@@ -281,6 +281,7 @@ def race_view() -> dict:
     c["race_curves"] = gr.Plot(label="test accuracy while training", elem_id="race-curves", **plot)
     c["race_table"] = gr.Dataframe(label="final numbers: MACs per image; images/s and seconds of training steps; "
                                          "test accuracy on the whole test set", interactive=False, wrap=True,
+                                   value=pd.DataFrame(columns=TABLE_COLUMNS),
                                    elem_id="race-table")
     c["race_scatter"] = gr.Plot(label="accuracy against MACs and seconds", elem_id="race-scatter", **plot)
     return c
