@@ -38,13 +38,13 @@ def test_resnet20_defaults(client):
     table, totals, plot = call_trace(client, "resnet20")
     assert numbers(totals)["params"] == 269_722  # the paper's "0.27M"
     assert "0.27 M parameters" in totals and "40.6 M MACs" in totals
-    assert table["headers"] == ["#", "layer", "type", "output (C × H × W)", "params", "MACs"]
+    assert table["headers"] == ["#", "layer", "output (C × H × W)", "params", "MACs", "type"]
     rows = table["data"]
     assert len(rows) == 61  # 19 convs + BN + ReLU ..., the GAP step and the classifier
-    assert "Identity" not in {row[2] for row in rows}  # the stem's placeholder max-pool is no step
-    assert rows[0][1:4] == ["conv1", "Conv2d", "16 × 32 × 32"]
-    assert rows[-1][1:4] == ["head.fc", "Linear", "10"]
-    assert sum(row[4] for row in rows) == 269_722
+    assert "Identity" not in {row[5] for row in rows}  # the stem's placeholder max-pool is no step
+    assert [rows[0][i] for i in (1, 2, 5)] == ["conv1", "16 × 32 × 32", "Conv2d"]
+    assert [rows[-1][i] for i in (1, 2, 5)] == ["head.fc", "10", "Linear"]
+    assert sum(row[3] for row in rows) == 269_722
     assert "last feature map **64 × 8 × 8**" in totals
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
 
@@ -75,7 +75,7 @@ def test_knobs_change_the_network(client):
 
 def test_input_channels_build_the_model_to_match(client):
     table, _, _ = call_trace(client, "resnet20", input_channels=1)
-    assert table["data"][0][4] == 1 * 16 * 9  # conv1 reads one channel
+    assert table["data"][0][3] == 1 * 16 * 9  # conv1 reads one channel
 
 
 def test_bad_knob_shows_the_rule_and_the_server_keeps_serving(client):
@@ -96,7 +96,7 @@ def test_select_model_resets_knobs_and_input(client):
     *knob_updates, channels, height, width, table, totals, plot = outputs
     if "inception_mnist" in list_models():
         assert (channels, height, width) == (1, 28, 28)
-    assert table["data"][-1][3] == "10"
+    assert table["data"][-1][2] == "10"
 
     *knob_updates, channels, height, width, table, totals, plot = client.predict("wide_resnet", api_name="/select_model")
     visible = {i for i, update in enumerate(knob_updates) if update.get("visible")}
@@ -111,7 +111,7 @@ def test_an_imagenet_network_opens_with_its_1000_classes_and_the_papers_paramete
                                                                                  api_name="/select_model")
     assert (channels, height, width) == (3, 224, 224)
     assert knob_updates[-1]["value"] == 1000  # num_classes, the last knob control
-    assert "25.6 M parameters" in totals and table["data"][-1][3] == "1000"
+    assert "25.6 M parameters" in totals and table["data"][-1][2] == "1000"
 
 
 def test_reduction_endpoint(client):

@@ -91,3 +91,33 @@ def test_a_tab_reads_at_projector_and_phone_size(pages, screenshot_dir, width, t
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width + 1, f"the {tab} tab is {scroll_width} px wide on a {width} px screen"
     assert page.console_errors == [], page.console_errors
+
+
+# A table scrolled to its right end: its header names, and which of them are still in view
+SCROLLED_RIGHT = """(id) => {
+  const block = document.getElementById(id);
+  const scroller = block.querySelector('.virtual-table-viewport');
+  scroller.scrollLeft = scroller.scrollWidth;
+  const view = scroller.getBoundingClientRect();
+  return [...block.querySelectorAll('th')].map(th => {
+    const r = th.getBoundingClientRect();
+    return [th.innerText.trim(), r.left >= view.left - 1 && r.right <= view.right + 1];
+  });
+}"""
+
+
+@pytest.mark.parametrize("table", ["shapes-table", "shapes-calculator"])
+def test_a_phone_reads_the_layer_tables_key_columns_beside_the_layer_name(pages, table):
+    """The Shapes tab's tables on a phone: output, params and MACs come right after the layer's
+    name, and the name stays in view while the table scrolls sideways (issue #14 item 5)."""
+    page = pages[390]
+    page.get_by_role("tab", name="Shapes").click()
+    page.locator(f"#{table}").get_by_text("layer1.0.conv1").first.wait_for(timeout=TIMEOUT_MS)
+    headers = page.evaluate(SCROLLED_RIGHT, table)
+    names = [name for name, _ in headers]
+    assert names[:2] == ["#", "layer"], names
+    if table == "shapes-table":
+        assert names[2:5] == ["output (C × H × W)", "params", "MACs"], names
+    page.wait_for_timeout(300)
+    in_view = dict(page.evaluate(SCROLLED_RIGHT, table))
+    assert in_view["layer"] and in_view[names[-1]], headers  # the name and the last column, side by side

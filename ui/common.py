@@ -24,6 +24,15 @@ LAUNCH_OPTIONS = dict(
     theme=gr.themes.Soft(),
     css="""
     .cnnzoo-table table { font-size: 0.9rem; }
+    /* On a phone more of a layer table's key columns (output, params, MACs) fit beside the
+       pinned name (ui.shapes_tab): smaller text */
+    @media (max-width: 640px) { .cnnzoo-table table { font-size: 0.72rem; } }
+    /* A layer table's name column (the second, after #) stays in view while the table scrolls
+       sideways, # sliding under it: gradio 6.31 takes pinned_columns but does not pin. Its header
+       cells are th, its rows divs of .body-cell */
+    .cnnzoo-pinned th:nth-child(2), .cnnzoo-pinned .body-cell:nth-child(2) {
+      position: sticky; left: 0; z-index: 3; background: inherit;  /* the row's stripe */
+      box-shadow: 1px 0 0 var(--border-color-primary); }
     .cnnzoo-totals p { font-size: 1.05rem; }
     /* Galleries of small pictures (feature maps) write their captions into the pictures: gradio's
        own caption would cover a third of a 72-pixel tile (API clients still get it) */

@@ -152,15 +152,17 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def layer_table(result: TraceResult):
-    """One row per layer; the numbers stay numbers for API clients and read with commas."""
+    """One row per layer; the numbers stay numbers for API clients and read with commas. The key
+    columns (output, params, MACs) come right after the layer's name, which stays in view (pinned)
+    while a phone scrolls the table to the right."""
     table = pd.DataFrame(
         {
             "#": range(1, len(result.rows) + 1),
             "layer": [row.name for row in result.rows],
-            "type": [row.layer_type for row in result.rows],
             "output (C × H × W)": [shape_text(row.output_shape) for row in result.rows],
             "params": [row.params for row in result.rows],
             "MACs": [row.macs for row in result.rows],
+            "type": [row.layer_type for row in result.rows],  # last: on a phone the numbers come first
         }
     )
     return table.style.format({"params": "{:,}", "MACs": "{:,}"}).hide(axis="index")
@@ -313,8 +315,7 @@ def calculator_components() -> dict:
         c["memory"] = gr.Markdown(elem_id="shapes-memory")
         c["calculator"] = gr.Dataframe(
             label="per layer", interactive=False, max_height=560, elem_id="shapes-calculator",
-            elem_classes="cnnzoo-table", show_search="search", buttons=["copy", "fullscreen"],
-            pinned_columns=2,  # # and layer stay in view while a phone scrolls to the right
+            elem_classes=["cnnzoo-table", "cnnzoo-pinned"], show_search="search", buttons=["copy", "fullscreen"],
         )  # fmt: skip
         c["export"] = gr.Button("Export both tables (Markdown, LaTeX, CSV)", size="md")
         c["files"] = gr.File(label="the tables", file_count="multiple", interactive=False, elem_id="shapes-files",
@@ -330,8 +331,8 @@ def build_demo() -> gr.Blocks:
         model, channels, height, width = (c[name] for name in ("model_name", "input_channels", "input_height", "input_width"))
         knobs, totals, plot = {name: c[name] for name in KNOBS}, c["totals"], c["plot"]
         table = gr.Dataframe(
-            label="layers", interactive=False, max_height=560, elem_id="shapes-table", elem_classes="cnnzoo-table",
-            show_search="search", buttons=["copy", "fullscreen"],
+            label="layers", interactive=False, max_height=560, elem_id="shapes-table",
+            elem_classes=["cnnzoo-table", "cnnzoo-pinned"], show_search="search", buttons=["copy", "fullscreen"],
         )  # fmt: skip
         calc = calculator_components()
 
