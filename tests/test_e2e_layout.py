@@ -1,8 +1,9 @@
 """Every tab as a class sees it: on a 1024×768 projector and a 390×844 phone (issue #14).
 
 For each tab at both sizes: every tab name can be reached without a menu, no label box lies on
-an image's or a plot's content, the page does not scroll sideways (wide tables scroll inside
-their own box), and the browser console stays free of errors. Saves <tab>-<width>.png into
+an image's or a plot's content, labels and field notes read at 4.5:1 or better, the page does
+not scroll sideways (wide tables scroll inside their own box), and the browser console stays
+free of errors. Saves <tab>-<width>.png into
 $CNNZOO_SCREENSHOT_DIR or tmp_path (docs/screenshots holds the ones the README shows).
 """
 from __future__ import annotations
@@ -38,6 +39,31 @@ LABELS_OVER_CONTENT = """() => {
     }
   }
   return covered;
+}"""
+
+
+# Labels, label pills and field notes whose text reads at less than WCAG AA's 4.5:1 against what
+# is behind it (a projector washes out what a laptop screen still shows): [text, contrast]
+LOW_CONTRAST = r"""() => {
+  const lum = (rgb) => rgb.map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+                          .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const parse = (css) => (css.match(/[\d.]+/g) || []).map(Number);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = parse(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const found = [];
+  for (const el of document.querySelectorAll('[data-testid="block-info"], [data-testid="block-label"], .info-text')) {
+    if (!el.offsetParent || !el.innerText.trim()) continue;
+    const fg = parse(getComputedStyle(el).color).slice(0, 3), bg = background(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) found.push([el.innerText.trim().slice(0, 40), Math.round(ratio * 100) / 100]);
+  }
+  return found;
 }"""
 
 
@@ -88,6 +114,7 @@ def test_a_tab_reads_at_projector_and_phone_size(pages, screenshot_dir, width, t
     scroll_through(page)
     page.screenshot(path=str(screenshot_dir / f"{tab.lower()}-{width}.png"), full_page=True)
     assert page.evaluate(LABELS_OVER_CONTENT) == []
+    assert page.evaluate(LOW_CONTRAST) == []
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width + 1, f"the {tab} tab is {scroll_width} px wide on a {width} px screen"
     assert page.console_errors == [], page.console_errors

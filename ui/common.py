@@ -21,7 +21,10 @@ QUEUE_MAX_SIZE = 128
 # launch() options shared by app.py and every tab run alone (`python -m ui.shapes_tab`).
 # A theme object, not a Hub theme string: the page must load offline. Its fonts ship with gradio.
 LAUNCH_OPTIONS = dict(
-    theme=gr.themes.Soft(),
+    # Soft's label pills (indigo-500 on indigo-100, 3.6:1) and field notes (gray-400 on white, 2.5:1)
+    # wash out on a projector: darker text, 6.4:1 and 7.6:1 (tests/test_e2e_layout.py measures them)
+    theme=gr.themes.Soft().set(block_label_text_color="*primary_700", block_title_text_color="*primary_700",
+                               block_info_text_color="*neutral_600"),
     css="""
     .cnnzoo-table table { font-size: 0.9rem; }
     /* On a phone more of a layer table's key columns (output, params, MACs) fit beside the
