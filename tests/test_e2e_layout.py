@@ -67,6 +67,14 @@ LOW_CONTRAST = r"""() => {
 }"""
 
 
+# Sliders whose printed ends are not the control's own: [label, min, max, what the page prints]
+SLIDER_ENDS = """() => [...document.querySelectorAll('input[type=range]')].filter(r => r.offsetParent).flatMap(r => {
+  const spans = [...r.closest('.block').querySelectorAll('span')].map(e => e.innerText.trim()).filter(Boolean);
+  const ends = spans.slice(-2).map(Number);
+  return ends[0] === Number(r.min) && ends[1] === Number(r.max) ? [] : [[spans[0], r.min, r.max, spans.slice(-2)]];
+})"""
+
+
 def scroll_through(page):
     """Scroll down the page a screen at a time and back: gradio's pictures load lazily, when a
     student scrolls to them, so a full-page screenshot would show empty boxes below the fold."""
@@ -115,6 +123,7 @@ def test_a_tab_reads_at_projector_and_phone_size(pages, screenshot_dir, width, t
     page.screenshot(path=str(screenshot_dir / f"{tab.lower()}-{width}.png"), full_page=True)
     assert page.evaluate(LABELS_OVER_CONTENT) == []
     assert page.evaluate(LOW_CONTRAST) == []
+    assert page.evaluate(SLIDER_ENDS) == []
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width + 1, f"the {tab} tab is {scroll_width} px wide on a {width} px screen"
     assert page.console_errors == [], page.console_errors
