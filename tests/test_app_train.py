@@ -188,20 +188,69 @@ def test_a_replay_at_its_recorded_pace_is_stopped_by_stop(app_url):
     assert "stopped" in status
 
 
-def test_the_legend_names_every_series_whole_in_the_plots_colours():
-    # The plots' own one-row legend cut a second series to "simple_cr…" (issue #14): the page's
-    # legend wraps, and gives each series the colour vega gives it (its default scheme, in row order).
-    import pandas as pd
+def run_with(name, losses, test_losses, accs=None):
+    """A Run whose history has a step record per training loss and an eval record per test loss."""
+    from ui.sessions import Run
 
+    history = [{"kind": "step", "epoch": (i + 1) / len(losses), "train_loss": loss, "train_acc": 0.5,
+                "elapsed_s": float(i)} for i, loss in enumerate(losses)]
+    history += [{"kind": "eval", "epoch": float(i + 1), "test_loss": loss, "test_acc": (accs or [0.9] * 9)[i],
+                 "val_loss": None, "val_acc": None} for i, loss in enumerate(test_losses)]
+    return Run(name=name, config={}, history=history)
+
+
+def test_the_legend_is_a_table_of_final_numbers_in_the_plots_colours():
+    # The plots' own one-row legend cut a second series to "simple_cr…" (issue #14): the page's
+    # legend is a table, a run a row, each line's key in the colour vega gives it (its default
+    # scheme, in row order), with the run's final numbers (every multi-run view has them).
     from ui.train_view import PALETTE, curve_outputs
 
-    names = [f"resnet{depth} · digits #1 · {split}" for depth in (20, 56) for split in ("train", "test")]
-    loss = pd.DataFrame({"epoch": [1.0] * 4, "value": [0.5] * 4, "series": names})
-    shown = curve_outputs(loss, loss)
-    assert shown["loss_plot"] is loss and shown["acc_plot"] is loss
-    keys = re.findall(r'background:(#[0-9a-f]{6})"></i>([^<]+)</span>', shown["legend"])
-    assert keys == list(zip(PALETTE, names))
-    assert curve_outputs(None, None)["legend"] == '<div class="cnnzoo-legend"></div>'
+    runs = [run_with("resnet20 · digits #1", [2.3, 0.4], [0.5, 0.3], [0.88, 0.95]),
+            run_with("resnet56 · digits #1", [2.3, 0.6], [0.7, 0.2], [0.80, 0.97])]
+    shown = curve_outputs(runs, smoothing=0)
+    names = list(dict.fromkeys(shown["loss_plot"]["series"]))
+    assert names == [f"resnet{d} · digits #1 · {split}" for d in (20, 56) for split in ("train", "test")]
+    keys = re.findall(r'background:(#[0-9a-f]{6})"></i>(\w+)</span>', shown["legend"])
+    assert keys == list(zip(PALETTE, ["train", "test"] * 2))
+    rows = re.findall(r"<tr>(.*?)</tr>", shown["legend"])[1:]
+    cells = [[re.sub(r"<br>.*", "", cell) for cell in re.findall(r"<td>(.*?)</td>", row)] for row in rows]
+    # run, train acc and loss (over its last epoch), test acc and loss, best test acc, epochs, seconds
+    assert cells[0] == ["resnet20 · digits #1", "50.0%", "95.00%", "1.350", "0.300", "95.00%", "2", "1"]
+    assert cells[1][0] == "resnet56 · digits #1" and [cells[1][2], cells[1][5]] == ["97.00%", "97.00%"]
+    assert "drawn at" not in shown["legend"]  # nothing cut
+    assert curve_outputs([], 0)["legend"] == '<div class="cnnzoo-legend"></div>'
+
+
+def test_a_run_not_yet_evaluated_names_its_test_line_so_its_first_evaluation_adds_none():
+    # gradio 6.31's LinePlot draws only the lines of its first data; a reset to draw a new one logs
+    # "reading 'offsetWidth'" errors. A first run named its test line at its first evaluation.
+    from ui.common import LinePlotLines
+    from ui.train_view import curve_outputs
+
+    lines = LinePlotLines()
+    before = curve_outputs([run_with("simple_cnn · digits #1", [2.3, 1.9], [])], smoothing=0)
+    test = before["loss_plot"][before["loss_plot"]["series"] == "simple_cnn · digits #1 · test"]
+    assert len(test) == 1 and test["value"].isna().all()  # named, with no point to draw
+    assert lines.new_lines(before["loss_plot"]) is False
+    after = curve_outputs([run_with("simple_cnn · digits #1", [2.3, 1.9], [0.4])], smoothing=0)
+    assert lines.new_lines(after["loss_plot"]) is False  # the evaluation draws on the named line
+    assert after["loss_plot"]["value"].notna().all()
+    assert "—" in before["legend"] and "40.0" not in before["legend"]  # no test numbers yet
+
+
+def test_an_exploding_test_loss_does_not_flatten_the_other_curves():
+    # issue #14 item 1: plain-56's first test loss near 1.7 million ran the axis to 1,800,000
+    from ui.train_view import HEADROOM, curve_outputs
+
+    runs = [run_with("plain20", [2.3, 0.3], [0.4, 0.2]), run_with("plain56", [2.4, 1.1], [1.7e6, 0.9])]
+    shown = curve_outputs(runs, smoothing=0)
+    loss = shown["loss_plot"]
+    ceiling = HEADROOM * 2.4
+    assert loss["value"].max() == pytest.approx(ceiling)  # the axis ends a little above the training losses
+    test56 = loss[loss["series"] == "plain56 · test"]["value"].tolist()
+    assert test56 == [pytest.approx(ceiling), 0.9]  # cut at the ceiling, the rest as they were
+    assert loss[loss["series"].str.endswith("train")]["value"].max() == 2.4  # training losses never cut
+    assert f"drawn at {ceiling:.3g}" in shown["legend"]
 
 
 def test_a_finished_run_is_overlaid_on_the_pages_earlier_runs(app_url):
@@ -211,4 +260,4 @@ def test_a_finished_run_is_overlaid_on_the_pages_earlier_runs(app_url):
     loss, *_, runs, _timeline, legend = client.predict(**tiny, api_name="/train")
     assert runs["value"] == ["simple_cnn · digits #1", "simple_cnn · digits #2"]  # both ticked
     assert {row[2] for row in loss["data"]} >= {"simple_cnn · digits #1 · train", "simple_cnn · digits #2 · train"}
-    assert "simple_cnn · digits #1 · test" in legend and "simple_cnn · digits #2 · test" in legend
+    assert "<td>simple_cnn · digits #1<br>" in legend and "<td>simple_cnn · digits #2<br>" in legend

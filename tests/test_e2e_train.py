@@ -43,9 +43,10 @@ def test_train_with_defaults_shows_live_curves_and_a_report(page, screenshot_dir
     html = page.content()
     for name in ("last.safetensors", "metrics.csv", "cam_timeline.gif"):  # the downloads
         assert name in html, name
-    # Both curves of the run are drawn: the legend names the train and the test line.
-    for series in ("simple_cnn · digits #1 · train", "simple_cnn · digits #1 · test"):
-        page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
+    # Both curves of the run are drawn: the legend's row of the run keys its train and test line,
+    # beside its final numbers.
+    row = legend_row(page, "simple_cnn · digits #1")
+    assert {"train", "test"} <= set(row.split()) and f"{accuracy:.2f}%" in row, row
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
     # A first run resets no plot (gradio 6.31's LinePlot throws "Cannot read properties of null
     # (reading 'offsetWidth')" from stale ResizeObservers when a drawn plot is set to None).
@@ -63,8 +64,15 @@ def refused_input_keeps_the_page(page, status):
     page.wait_for_timeout(1000)
     assert status.inner_text() == before
     assert page.locator("#train-confusion img").count() == 1
-    page.get_by_text("simple_cnn · digits #1 · test").first.wait_for(timeout=1000)
+    assert "test" in legend_row(page, "simple_cnn · digits #1", timeout=1000)
     assert page.locator(".error").filter(has_text="Error").count() == 0  # gradio's red output badges
+
+
+def legend_row(page, run: str, timeout: int = TIMEOUT_MS) -> str:
+    """The text of the run's row in the plots' legend, a table of final numbers (once it is there)."""
+    row = page.locator("#train-legend tr").filter(has_text=run).first
+    row.wait_for(timeout=timeout)
+    return row.inner_text()
 
 
 def test_stop_button_stops_the_run(page):
@@ -89,7 +97,7 @@ def test_a_reload_mid_training_keeps_the_run_streaming_and_stop_still_stops(page
     page.wait_for_function(
         "([before]) => { const m = document.querySelector('#train-status').innerText.match(/step (\\d+) \\//);"
         " return m && Number(m[1]) > before; }", arg=[before], timeout=TIMEOUT_MS)
-    page.get_by_text("simple_cnn · digits #1 · train").first.wait_for(timeout=TIMEOUT_MS)
+    assert "train" in legend_row(page, "simple_cnn · digits #1")
     page.screenshot(path=str(screenshot_dir / "train-after-reload.png"), full_page=True)
 
     page.get_by_role("button", name="Stop").click()  # the Stop of the reloaded page stops it
@@ -132,7 +140,6 @@ def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):
     open_train_tab(page)
     status.get_by_text("finished").wait_for(timeout=TIMEOUT_MS)
     assert "98.61%" in status.inner_text()
-    for series in ("▶ simple_cnn · digits #1 · train", "▶ simple_cnn · digits #1 · test"):  # the legend, uncut
-        page.get_by_text(series).first.wait_for(timeout=TIMEOUT_MS)
+    assert {"train", "test", "98.61%"} <= set(legend_row(page, "▶ simple_cnn · digits #1").split())  # the legend, uncut
     page.locator("#train-confusion img").wait_for(timeout=TIMEOUT_MS)  # the test report of the shipped weights
     page.screenshot(path=str(screenshot_dir / "train-replay-done.png"), full_page=True)

@@ -53,9 +53,14 @@ LAUNCH_OPTIONS = dict(
     .cnnzoo-captions .thumbnail-item > img { aspect-ratio: 1; height: auto; }
     .cnnzoo-captions .caption-label { position: static; max-width: 100%; white-space: normal; border: none;
                                       border-radius: 0; opacity: 1 !important; }
-    /* The Train plots' legend (ui.train_view.curve_outputs): keys that wrap, a colour bar each */
-    .cnnzoo-legend { display: flex; flex-wrap: wrap; gap: var(--size-1) var(--size-4); font-size: 0.85rem; }
-    .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.4em; vertical-align: middle; }
+    /* The Train plots' legend (ui.train_view.legend_table): a table of final numbers, a run a row,
+       with a colour bar per line; it scrolls sideways on a phone */
+    .cnnzoo-legend { font-size: 0.85rem; max-width: 100%; overflow-x: auto; }
+    .cnnzoo-legend table { border-collapse: collapse; white-space: nowrap; }
+    .cnnzoo-legend th, .cnnzoo-legend td { padding: 2px var(--size-2); text-align: right; }
+    .cnnzoo-legend th:first-child, .cnnzoo-legend td:first-child { text-align: left; }
+    .cnnzoo-key { margin-right: var(--size-2); }
+    .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.3em; vertical-align: middle; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     max_file_size="20mb",  # for the tabs that take uploads
@@ -304,7 +309,8 @@ class LinePlotLines:
     """Gradio 6.31's LinePlot keeps drawing only the lines of the first data it was given, so
     when a line is added the plot must be reset (set to None) before the new data goes out. Only
     then: a drawn plot set to None makes its stale ResizeObservers throw "Cannot read properties of
-    null (reading 'offsetWidth')" in the browser console."""
+    null (reading 'offsetWidth')" in the browser console. (So ui.train_view.curves names a run's
+    test line before its first evaluation: a first run never resets its plots.)"""
 
     def __init__(self):
         self.drawn: set[str] = set()

@@ -38,7 +38,7 @@ from ui.recipes_view import (
 )  # fmt: skip
 from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
 from ui.replays import replay_controls, replays
-from ui.train_view import curve_outputs, curves, final_line, live_status, report_view, status_line
+from ui.train_view import curve_outputs, final_line, live_status, report_view, status_line
 
 # The recipe `python -m train.classifier --recipe digits-fast`: about 98% on digits in seconds.
 DEFAULTS = {"momentum": 0.9, "augment": True, "seed": 0, **RECIPES["digits-fast"]}
@@ -140,14 +140,14 @@ def replay_position(record, position, smoothing):
     else:
         status = f"{status_line(run, item.event(run.history, **run.history[-1]))} · recorded"
     frames = item.pictures_at(item.from_step, "cam")
-    return OUTPUTS(**curve_outputs(*curves(runs, smoothing)), status=status,
+    return OUTPUTS(**curve_outputs(runs, smoothing), status=status,
                    timeline=str(item.folder / frames[-1]["file"]) if frames else None)
 
 
 def redraw(selected_runs, smoothing, request: gr.Request):
     """Re-draw both plots and their legend for the chosen runs and smoothing (no training involved)."""
     session = session_for(request)
-    shown = curve_outputs(*curves([session.runs[name] for name in selected_runs or [] if name in session.runs], smoothing))
+    shown = curve_outputs([session.runs[name] for name in selected_runs or [] if name in session.runs], smoothing)
     return shown["loss_plot"], shown["acc_plot"], shown["legend"]
 
 
@@ -223,8 +223,8 @@ def follow_runs(session: Session, smoothing: float):
         raise_error(job)
         runs = job.view.get("runs", [])
         drawn = overlaid(session, runs)
-        loss, acc = curves(drawn, smoothing)
-        if lines.new_lines(loss):
+        shown = curve_outputs(drawn, smoothing)
+        if lines.new_lines(shown["loss_plot"]):
             yield OUTPUTS(loss_plot=None, acc_plot=None)
         if job.done:
             yield finished_view(session, runs, smoothing, job.view.get("report"))
@@ -232,7 +232,7 @@ def follow_runs(session: Session, smoothing: float):
         names = [run.name for run in drawn]  # the runs list follows too (a reloaded page starts empty)
         update = {} if names == listed else {"runs": gr.update(choices=list(session.runs), value=names)}
         listed = names
-        yield OUTPUTS(**curve_outputs(loss, acc), status=live_status(job, runs), **update)
+        yield OUTPUTS(**shown, status=live_status(job, runs), **update)
 
 
 def rejoin(smoothing, request: gr.Request):
@@ -278,7 +278,7 @@ def finished_view(session: Session, shown: list[Run], smoothing: float, report):
     confusion, gallery = report or (None, [])
     drawn = overlaid(session, shown)
     files = [finished.files[role] for role in ("checkpoint", "metrics", "cam_timeline") if role in finished.files]
-    return OUTPUTS(**curve_outputs(*curves(drawn, smoothing)), status=final_line(finished), confusion=confusion,
+    return OUTPUTS(**curve_outputs(drawn, smoothing), status=final_line(finished), confusion=confusion,
                    gallery=gallery, files=files,
                    runs=gr.update(choices=list(session.runs), value=[r.name for r in drawn]),
                    timeline=finished.files.get("cam_strip"))

@@ -38,13 +38,19 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None
             acc = frame["train_acc"].ewm(alpha=alpha, adjust=True).mean() * 100
             loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": loss, "series": f"{run.name} · train"}))
             acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": acc, "series": f"{run.name} · train"}))
-        if evals:
-            frame = pd.DataFrame(evals)
-            for split in ("test", "val"):
-                if frame[f"{split}_loss"].notna().any():
-                    series = f"{run.name} · {split}"
-                    loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_loss"], "series": series}))
-                    acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_acc"] * 100, "series": series}))
+        frame = pd.DataFrame(evals, columns=["epoch", "test_loss", "test_acc", "val_loss", "val_acc"])
+        for split in ("test", "val"):
+            series = f"{run.name} · {split}"
+            if frame[f"{split}_loss"].notna().any():
+                loss_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_loss"], "series": series}))
+                acc_rows.append(pd.DataFrame({"epoch": frame["epoch"], "value": frame[f"{split}_acc"] * 100, "series": series}))
+            elif steps and (split == "test" or run.config.get("val_fraction")):
+                # Not evaluated yet: the line is named with no point (a row with no value, which the
+                # plot skips), so that its first evaluation adds no line to the plot: a LinePlot
+                # draws only the lines of its first data, and resetting it logs errors (LinePlotLines).
+                gap = pd.DataFrame({"epoch": [steps[0]["epoch"]], "value": [float("nan")], "series": series})
+                loss_rows.append(gap)
+                acc_rows.append(gap)
     # None, not an empty frame: a LinePlot first given zero rows keeps an empty colour scale
     # and then draws later rows invisibly (seen in Chromium with gradio 6.31).
     return (pd.concat(loss_rows, ignore_index=True) if loss_rows else None,
@@ -54,18 +60,82 @@ def curves(runs: list[Run], smoothing: float = 0.6) -> tuple[pd.DataFrame | None
 # The colours the plots give their series, in the order the rows name them: vega-lite's default
 # scheme (tableau10), which gradio's LinePlot keeps when it has no color_map
 PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")
+HEADROOM = 1.25  # the loss axis ends this far above the highest training loss
 
 
-def curve_outputs(loss: pd.DataFrame | None, acc: pd.DataFrame | None) -> dict:
-    """The loss and accuracy plots and their one legend (loss_plot, acc_plot, legend), from curves().
+def readable_losses(loss: pd.DataFrame | None) -> tuple[pd.DataFrame | None, float | None]:
+    """(rows, ceiling): test and validation losses above HEADROOM × the highest training loss drawn
+    at that ceiling, so that one exploding evaluation (a plain-56's first test loss is ~1.7 million,
+    its batch-norm statistics not yet settled) does not flatten every other curve onto zero. The
+    ceiling is None when nothing is cut. Training losses are never cut (they set the ceiling)."""
+    if loss is None:
+        return None, None
+    train = loss["series"].str.endswith(" · train")
+    if not train.any():
+        return loss, None
+    ceiling = HEADROOM * float(loss.loc[train, "value"].max())
+    if not (loss["value"] > ceiling).any():
+        return loss, None
+    return loss.assign(value=loss["value"].clip(upper=ceiling)), ceiling
 
-    The legend is the page's, in HTML that wraps: the plots' own legend is one row, so under a
-    plot half the page wide it showed the first series and "simple_cr…". Both frames name their
-    series in the same order, so a series has one colour in both plots and in the legend."""
+
+def final_numbers(run: Run) -> dict:
+    """A run's numbers where its curves end: the training loss and accuracy over its last epoch (the
+    step records of that epoch, unsmoothed), the last test loss and accuracy, the best test accuracy,
+    epochs and seconds so far."""
+    steps = [h for h in run.history if h["kind"] == "step"]
+    evals = [h for h in run.history if h["kind"] == "eval" and h.get("test_acc") is not None]
+    last_epoch = [h for h in steps if h["epoch"] > steps[-1]["epoch"] - 1] if steps else []
+    mean = (lambda key: sum(h[key] for h in last_epoch) / len(last_epoch)) if last_epoch else (lambda key: None)
+    timed = [h["elapsed_s"] for h in run.history if h.get("elapsed_s") is not None]
+    return {"epochs": max((h["epoch"] for h in steps + evals), default=0.0), "train_loss": mean("train_loss"),
+            "train_acc": mean("train_acc"), "test_loss": evals[-1]["test_loss"] if evals else None,
+            "test_acc": evals[-1]["test_acc"] if evals else None,
+            "best_test_acc": max(h["test_acc"] for h in evals) if evals else None,
+            "seconds": timed[-1] if timed else None}
+
+
+def legend_table(runs: list[Run], names: list[str], ceiling: float | None) -> str:
+    """Both plots' legend as a table of final numbers, a row per run: the colour of each of its
+    lines (as the plots draw them: PALETTE in the order `names` lists the series) under its name,
+    then its numbers, the accuracies first (what a phone shows before it scrolls)."""
+    colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+    def cell(value, form):
+        return "—" if value is None else form.format(value)
+
+    rows = []
+    for run in runs:
+        keys = " ".join(f'<span class="cnnzoo-key"><i style="background:{colour[name]}"></i>{html.escape(split)}</span>'
+                       for split in ("train", "test", "val") if (name := f"{run.name} · {split}") in colour)
+        if not keys:
+            continue
+        n = final_numbers(run)
+        rows.append(f"<tr><td>{html.escape(run.name)}<br>{keys}</td>"
+                    f"<td>{cell(n['train_acc'], '{:.1%}')}</td><td>{cell(n['test_acc'], '{:.2%}')}</td>"
+                    f"<td>{cell(n['train_loss'], '{:.3f}')}</td><td>{cell(n['test_loss'], '{:.3f}')}</td>"
+                    f"<td>{cell(n['best_test_acc'], '{:.2%}')}</td><td>{cell(n['epochs'], '{:.3g}')}</td>"
+                    f"<td>{cell(n['seconds'], '{:.0f}')}</td></tr>")
+    if not rows:
+        return '<div class="cnnzoo-legend"></div>'
+    note = (f'<p>Test losses above {ceiling:.3g} ({HEADROOM:g} × the highest training loss) are drawn at {ceiling:.3g}, '
+            "so one exploding evaluation does not flatten the other curves.</p>" if ceiling is not None else "")
+    return ('<div class="cnnzoo-legend"><table><thead><tr><th>run and its lines</th><th>train acc</th>'
+            "<th>test acc</th><th>train loss</th><th>test loss</th><th>best test</th><th>epochs</th>"
+            f"<th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{note}</div>")
+
+
+def curve_outputs(runs: list[Run], smoothing: float = 0.6) -> dict:
+    """The loss and accuracy plots of `runs` and their one legend (loss_plot, acc_plot, legend).
+
+    The legend is the page's: a table of each run's final numbers with the colour of each of its
+    lines (the plots' own legend is one row, so under a plot half the page wide it showed the
+    first series and "simple_cr…"). Both frames name their series in the same order, so a series
+    has one colour in both plots and in the legend. Losses are readable_losses()."""
+    loss, acc = curves(runs, smoothing)
     names = [] if loss is None else list(dict.fromkeys(loss["series"]))
-    keys = "".join(f'<span class="cnnzoo-key"><i style="background:{PALETTE[i % len(PALETTE)]}"></i>'
-                   f'{html.escape(name)}</span>' for i, name in enumerate(names))
-    return {"loss_plot": loss, "acc_plot": acc, "legend": f'<div class="cnnzoo-legend">{keys}</div>'}
+    loss, ceiling = readable_losses(loss)
+    return {"loss_plot": loss, "acc_plot": acc, "legend": legend_table(runs, names, ceiling)}
 
 
 def live_status(job: Job, runs: list[Run]) -> str:
