@@ -313,13 +313,15 @@ def confusion_figure(matrix: torch.Tensor, class_names: list[str], title: str) -
     ax = fig.subplots()
     image = ax.imshow(matrix.numpy(), cmap="Blues")
     if k <= 20:
-        ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize="small")
-        ax.set_yticks(range(k), class_names, fontsize="small")
+        # ten classes: counts and names at the text's own size, to be read off a projector
+        labels, counts = ("medium", "medium") if k <= 10 else ("small", "x-small")
+        ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=labels)
+        ax.set_yticks(range(k), class_names, fontsize=labels)
         top = matrix.max().item() or 1
         for i in range(k):
             for j in range(k):
                 if matrix[i, j]:
-                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize="x-small",
+                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=counts,
                             color="white" if matrix[i, j] > top / 2 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

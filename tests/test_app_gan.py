@@ -119,7 +119,7 @@ def test_interpolate_returns_a_strip_and_a_gif_between_the_chosen_samples(client
     strip, gif, files = client.predict(SHIPPED, 3, 5, 4, 9, 4, "slerp", 10, api_name="/interpolate")
     assert sorted(f.rsplit(".", 1)[1] for f in files) == ["gif", "png"]
     frames = iio.imread(gif, index=None)
-    assert frames.shape[:3] == (10, 36 * 4, 36 * 4)  # 10 frames of one 32×32 sample (+ lines), 4×
+    assert frames.shape[:3] == (10, 36 * 8, 36 * 8)  # 10 frames of one 32×32 sample (+ lines), 8×: 288 px
     walk = iio.imread(strip)
     start_grid = iio.imread(client.predict(SHIPPED, 3, 4, api_name="/gan_sample")[0])
     end_grid = iio.imread(client.predict(SHIPPED, 4, 4, api_name="/gan_sample")[0])

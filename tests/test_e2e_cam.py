@@ -114,7 +114,7 @@ def test_localisation_plot_and_the_best_threshold(default_model, open_page, app_
 def test_a_model_trained_on_the_page_is_in_the_list_when_it_opens(open_page, app_url, default_model):
     page = open_cam_tab(open_page, app_url)
     page.locator("#cam-summary").get_by_text("CAM").first.wait_for(timeout=TIMEOUT_MS)
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train", exact=True).click()
     page.get_by_label("epochs", exact=True).fill("1")
     page.get_by_role("button", name="Train", exact=True).click()
     page.locator("#train-status").get_by_text("finished").wait_for(timeout=2 * TIMEOUT_MS)

@@ -1,5 +1,5 @@
 """The GAN tab in a real browser: the shipped generator's grid, a walk picked by clicking two
-samples, and a short training run. Saves gan.png into $CNNZOO_SCREENSHOT_DIR or tmp_path."""
+samples, and a short training run. Saves gan-walk.png and gan.png into $CNNZOO_SCREENSHOT_DIR or tmp_path."""
 from __future__ import annotations
 
 import os
@@ -41,7 +41,9 @@ def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
 
     # A short DCGAN run with the tab's defaults but fewer steps: live curves, then the GIF.
     # (docs/screenshots/gan.png: CNNZOO_GAN_E2E_STEPS=600, where all ten digits show.)
+    page.screenshot(path=str(screenshot_dir / "gan-walk.png"), full_page=True)
     steps = os.environ.get("CNNZOO_GAN_E2E_STEPS", "150")
+    page.get_by_role("tab", name="Train a GAN", exact=True).click()
     page.get_by_label("steps", exact=True).fill(steps)
     page.get_by_label("samples every").fill("25")
     page.get_by_role("button", name="Train", exact=True).click()
@@ -49,13 +51,15 @@ def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
     status.get_by_text(re.compile(rf"step \d+ / {steps}")).wait_for(timeout=TIMEOUT_MS)
     status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
     page.get_by_text("generator loss").first.wait_for(timeout=TIMEOUT_MS)
-    # The trained generator is now the one in use below: its grid and its card.
-    page.locator("#gan-about").get_by_text(f"trained {steps} steps").wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(1500)  # the last plot and image updates
     page.screenshot(path=str(screenshot_dir / "gan.png"), full_page=True)
     html = page.content()
     for name in ("generator.safetensors", "progress.gif", "metrics.csv"):  # the downloads
         assert name in html, name
+    # The trained generator is now the one in use in the other tab: its grid and its card.
+    page.get_by_role("tab", name="Generate and walk", exact=True).click()
+    page.locator("#gan-about").get_by_text(f"trained {steps} steps").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Train a GAN", exact=True).click()
     # A refused run (width 0) says so on the field and keeps what the page shows (issue #14).
     page.locator("#gan-width input").fill("0")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -110,7 +110,7 @@ def test_calculator_shows_memory_time_and_exports(open_page, app_url, screenshot
 
 
 def test_train_tab_shows_the_estimate_before_training(page, screenshot_dir):
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train", exact=True).click()
     estimate = page.locator("#train-estimate")
     estimate.get_by_text("per epoch").wait_for(timeout=TIMEOUT_MS)
     assert "An estimate" in estimate.inner_text()

@@ -11,7 +11,7 @@ TIMEOUT_MS = 60_000
 
 
 def open_train_tab(page):
-    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("tab", name="Train", exact=True).click()
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=TIMEOUT_MS)
 
 
@@ -132,7 +132,7 @@ def test_choosing_a_recipe_fills_the_form(open_page, app_url, screenshot_dir):
 def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):
     open_train_tab(page)
     page.get_by_text("Replay a recorded run").click()
-    page.get_by_label("1×", exact=True).check()  # the recorded pace: the default run took seconds
+    page.get_by_label("1×", exact=True).check(timeout=TIMEOUT_MS)  # the recorded pace: the default run took seconds
     status = page.locator("#train-status")
     page.get_by_role("button", name="▶ Replay").click()
     status.get_by_text(re.compile(r"▶ simple_cnn · digits #1 · epoch")).wait_for(timeout=TIMEOUT_MS)

@@ -256,3 +256,18 @@ def test_sample_grid_is_reproducible(tiny_generator):
     a = sample_grid(tiny_generator, seed=4, n=6, nrow=3)
     assert tuple(a.shape) == (2 * 34 + 2, 3 * 34 + 2, 1)
     assert torch.equal(a, sample_grid(tiny_generator, seed=4, n=6, nrow=3))
+
+
+def test_a_ten_class_confusion_matrix_prints_its_counts_at_text_size():
+    # issue #14 item 4: x-small counts could not be read off a projector
+    from matplotlib import rcParams
+
+    from cnnzoo.viz import confusion_figure
+
+    matrix = torch.diag(torch.tensor([36, 37, 35, 36, 36, 35, 36, 36, 35, 36]))
+    matrix[3, 8] = 1
+    ax = confusion_figure(matrix, [str(i) for i in range(10)], "simple_cnn").axes[0]
+    counts = {text.get_text(): text.get_fontsize() for text in ax.texts}
+    assert set(counts) == {"1", "35", "36", "37"}  # every non-zero cell, no zeros
+    assert min(counts.values()) >= rcParams["font.size"]
+    assert min(label.get_fontsize() for label in ax.get_xticklabels()) >= rcParams["font.size"]

@@ -18,7 +18,7 @@ from cnnzoo.cache import KeyedCache
 from cnnzoo.gan_trainer import FINAL_SCORE_SAMPLES
 from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
-from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png
+from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png, whole_scale
 from ui.common import Outputs, number, user_errors
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session, session_for
@@ -27,7 +27,8 @@ from ui.sessions import Session, session_for
 GENERATE_CONCURRENCY = dict(concurrency_id="gan_generate", concurrency_limit=8)
 MAX_GRID_SIDE = 12  # at most 12×12 = 144 samples per grid
 MAX_FRAMES = 64  # frames of a latent walk
-GIF_SCALE = 4  # a walk of one 32×32 sample is a 36×36 GIF: shown 4× larger, by whole pixels
+GIF_SIDE = 280  # a walk's GIF is at least this many pixels a side (by whole pixels: 36×36 for one
+# 32×32 sample becomes 288×288), to be watched from the back of a class (it was 144: issue #14)
 SCORER = "auto"  # the classifier that scores samples: "auto" is the shipped one of the generator's dataset
 
 GENERATORS = ModelLibrary("generator", trained=lambda session: dict(session.generators), load=load_generator,
@@ -139,7 +140,7 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
                     request: gr.Request = None):
     """Walk from one latent point to another: sample #i of the grid of a seed (grid_side² samples,
     as gan_sample draws them). Returns (strip PNG path, GIF path, [strip, GIF]); the GIF has
-    num_frames frames of (S + 4)·GIF_SCALE pixels a side for S×S samples."""
+    num_frames frames of (S + 4)·k pixels a side for S×S samples, k = whole_scale(S + 4, GIF_SIDE)."""
     session = session_for(request)
     with user_errors():
         side, frames = checked_side(grid_side), number(num_frames, "frames", int)
@@ -152,7 +153,8 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
     tag = f"walk-{mode}-{uuid.uuid4().hex[:10]}"
     strip = show_picture(make_grid(samples, nrow=min(frames, 16), **SAMPLE_GRID_STYLE), session, tag,
                          display_scale(G.image_size))  # rows of 16 frames
-    gif_frames = torch.stack([enlarge(make_grid(sample[None], **SAMPLE_GRID_STYLE), GIF_SCALE) for sample in samples])
+    one = [make_grid(sample[None], **SAMPLE_GRID_STYLE) for sample in samples]
+    gif_frames = torch.stack([enlarge(frame, whole_scale(frame.shape[0], GIF_SIDE)) for frame in one])
     gif = str(save_gif(gif_frames, Path(strip).with_suffix(".gif"), fps=12))
     return strip, gif, [strip, gif]
 

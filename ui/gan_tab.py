@@ -248,7 +248,7 @@ def status_line(name: str, event) -> str:
 def end_line(name: str, event) -> str:
     why = {"done": "finished", "stopped": "stopped", "nan": "stopped: the losses diverged",
            "time_limit": f"reached this server's {MAX_TRAIN_S / 60:g}-minute limit"}.get(event.reason, event.reason)
-    return f"**{name}** {why} · {event.message}. Its generator is now in the **generator** list below."
+    return f"**{name}** {why} · {event.message}. Its generator is now in the **generator** list of **Generate and walk**, its samples drawn there."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,10 +328,10 @@ def generating_components() -> dict:
             c["walk_btn"] = gr.Button("Interpolate", variant="primary")
             c["hint"] = gr.Markdown("")
     with gr.Row(equal_height=False):
-        c["strip"] = gr.Image(label="the walk, frame by frame", type="filepath", interactive=False,
-                              buttons=["download", "fullscreen"], elem_id="gan-strip", scale=3)
         c["walk_gif"] = gr.Image(label="the walk (GIF)", type="filepath", interactive=False, buttons=["download"],
-                                 elem_id="gan-walk", scale=1)
+                                 elem_id="gan-walk", scale=1, min_width=200)
+        c["strip"] = gr.Image(label="the walk, frame by frame", type="filepath", interactive=False,
+                              buttons=["download", "fullscreen"], elem_id="gan-strip", scale=2)
     c["walk_files"] = gr.File(label="downloads: strip (.png) and GIF", file_count="multiple", interactive=False, height=120)
     return c
 
@@ -348,19 +348,26 @@ SAMPLE_INPUTS = ("generator", "sample_seed", "grid_side")
 WALK_INPUTS = ("generator", "start_seed", "start_sample", "end_seed", "end_sample", "grid_side", "mode", "num_frames")
 
 
-INTRO = """## Train a GAN
+INTRO = """## GANs: a generator learns to draw
 A generator learns to draw digits from noise while a discriminator (DCGAN) or critic (WGAN) learns
-to tell them from real ones. The defaults (width 20, 32×32 digits) show all ten digits within
-about a minute on a laptop CPU. **Stop** keeps a checkpoint."""
+to tell them from real ones. **Generate and walk** samples a trained generator (the shipped DCGAN,
+one trained on this page, or an upload) and walks between two of its samples; **Train a GAN** trains
+one: the defaults (width 20, 32×32 digits) show all ten digits within about a minute on a laptop
+CPU, and **Stop** keeps a checkpoint."""
+GENERATE_INTRO = ("Sample a grid from a seed, then walk between two samples: type two seeds and sample numbers, "
+                  "or **click two samples** of the grid.")
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · GAN") as demo:
         gr.Markdown(INTRO)
-        c = controls_and_view(training_controls, training_view_components)
-        gr.Markdown("## Generate\nSample a grid from a seed, then walk between two samples: type two seeds and "
-                    "sample numbers, or **click two samples** of the grid.")
-        c.update(generating_components())
+        # Two tabs, not one page: on a phone the two stacked were one 5,800-px scroll (issue #14).
+        with gr.Tabs():
+            with gr.Tab("Generate and walk", elem_id="gan-generate-tab"):
+                gr.Markdown(GENERATE_INTRO)
+                c = generating_components()
+            with gr.Tab("Train a GAN", elem_id="gan-train-tab"):
+                c.update(controls_and_view(training_controls, training_view_components))
         c["shown"] = gr.State(None)  # what the grid shows: generator, seed, side, sizes (for clicks)
         c["picking"] = gr.State("start")
 
