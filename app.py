@@ -9,6 +9,7 @@ import gradio as gr
 
 from ui import cam_tab, experiments_tab, gan_tab, inside_tab, report_tab, shapes_tab, train_tab
 from ui.common import QUEUE_MAX_SIZE, serve
+from ui.i18n import translate
 
 # (tab label, function that builds the tab's gr.Blocks). A new tab is one line here.
 TABS = [
@@ -41,6 +42,7 @@ def build_app() -> gr.Blocks:
             for label, tab in tabs:
                 with gr.Tab(label):
                     tab.render()
+    translate(demo)  # in Korean where the browser asks for it (ui.i18n)
     demo.queue(max_size=QUEUE_MAX_SIZE)
     return demo
 

@@ -129,8 +129,9 @@ def open_page(browser):
     page.console_errors what its console said in red (errors and uncaught exceptions)."""
     contexts = []
 
-    def _open(url: str, width: int = 1400, height: int = 1000):
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def _open(url: str, width: int = 1400, height: int = 1000, locale: str = "en-US"):
+        # the browser's language picks the page's (ui.i18n): English unless a test asks
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         contexts.append(context)
         page = context.new_page()
         page.requested_hosts = set()

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import gradio as gr
 
 from cnnzoo.registry import model_info, model_knobs
+from ui.i18n import I18N, translate
 
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
@@ -73,6 +74,7 @@ LAUNCH_OPTIONS = dict(
     # "Runs" in the footer: on a classroom's shared PC the next student would read the last one's.
     # Off unless asked for: GRADIO_RUN_HISTORY=true turns it on (the page's own run lists stay).
     run_history=None if "GRADIO_RUN_HISTORY" in os.environ else False,
+    i18n=I18N,  # the page's texts in Korean where the browser's language is Korean (ui.i18n.translate)
 )
 
 
@@ -81,6 +83,7 @@ def serve(demo: gr.Blocks, **overrides):
 
     Server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else 127.0.0.1:7860.
     """
+    translate(demo)
     demo.queue(max_size=QUEUE_MAX_SIZE)
     return demo.launch(**{**LAUNCH_OPTIONS, **overrides})
 

@@ -1,0 +1,74 @@
+"""The page in Korean (issue #11 part 6): every Korean entry is a text the page shows, and a
+browser whose language is Korean reads the page in Korean and can use it."""
+from __future__ import annotations
+
+from gradio.i18n import I18nData
+
+from ui.i18n import KO, blocks_of, key
+
+TIMEOUT_MS = 60_000
+
+
+def texts_asked_for(blocks) -> set[str]:
+    """The keys of every text of a built page that the browser is asked to translate."""
+    found = set()
+    for block in blocks_of(blocks):
+        values = [getattr(block, name, None) for name in ("label", "info", "value")]
+        values += [label for label, _ in getattr(block, "choices", None) or []]
+        found |= {key(value.key) for value in values if isinstance(value, I18nData)}
+    return found
+
+
+def test_every_korean_entry_is_a_text_of_the_page():
+    import app
+
+    asked = texts_asked_for(app.demo)
+    unused = sorted(set(KO) - asked)
+    assert not unused, f"entries of ui.i18n.KO that no text of the page has (a typo, or the text changed): {unused}"
+    assert all(k == key(k) for k in KO)  # keys are written as the lookup normalises them
+
+
+def test_no_entry_holds_a_brace():
+    # The browser reads a translation as an ICU message: "{x}" is a placeholder, and the text is
+    # shown as its raw key instead.
+    assert not [k for k, v in KO.items() if set("{}") & set(k + v)]
+
+
+def test_the_api_describes_its_values_in_english(client):
+    # gradio_client users and the page's "Use via API" read the labels the page is built with,
+    # not the translation's metadata (gradio lists a translated label as {"key": …, "_type": …}).
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["label"] for p in api["/gan_sample"]["parameters"]] == ["generator", "seed", "samples a side"]
+    assert api["/gan_sample"]["returns"][0]["label"] == "samples: click one for the start of a walk, another for its end"
+    labels = [v["label"] for e in api.values() for v in e["parameters"] + e["returns"] if "label" in v]
+    assert all(isinstance(label, str) for label in labels)
+
+
+def test_a_korean_browser_reads_the_page_in_korean_and_uses_it(open_page, app_url, screenshot_dir):
+    page = open_page(app_url, width=1024, height=768, locale="ko-KR")
+    for tab in ("구조", "학습", "속 보기", "실험", "보고서"):
+        page.get_by_role("tab", name=tab, exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("고전 CNN을 뜯어보기").wait_for(timeout=TIMEOUT_MS)
+    # The GAN tab in Korean, and its work: a walk between two samples of the shipped generator.
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_role("tab", name="생성과 걷기", exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.locator("#gan-grid img").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="보간하기", exact=True).click()
+    page.locator("#gan-walk img").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("한 변의 샘플 수").first.is_visible()  # a slider's label
+    page.get_by_role("tab", name="GAN 학습", exact=True).click()
+    page.get_by_role("button", name="학습", exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("생성자 갱신 횟수").wait_for(timeout=TIMEOUT_MS)  # a field's note
+    page.screenshot(path=str(screenshot_dir / "gan-train-ko-1024.png"), full_page=True)
+    assert page.console_errors == [], page.console_errors
+    assert "i18n" not in page.inner_text("body")  # no text shown as its raw key
+
+
+def test_an_english_browser_reads_the_texts_as_written(open_page, app_url):
+    # An English page shows each text as its own key: a Markdown text keeps its line breaks (its
+    # heading is a heading, not the first line of a paragraph run into it).
+    page = open_page(app_url, width=1024, height=768)
+    heading = page.locator("h1").first
+    heading.wait_for(timeout=TIMEOUT_MS)
+    assert heading.inner_text() == "cnnzoo: the classic CNNs, taken apart"
+    assert page.get_by_role("tab", name="Shapes", exact=True).is_visible()
