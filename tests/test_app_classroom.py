@@ -46,3 +46,20 @@ def test_a_shared_pc_keeps_no_run_history(app_url):
 
     config = httpx.get(f"{app_url.rstrip('/')}/config", timeout=60).json()
     assert config["run_history"] is False
+
+
+def test_every_click_of_the_load_benchmark_is_answered(app_url):
+    """benchmarks/load.py's students click what the app serves (its tiny version: one click of each
+    kind, through a real client); the benchmark itself times thirty of them."""
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import load
+
+    client = Client(app_url, analytics_enabled=False, verbose=False, httpx_kwargs={"timeout": 60})
+    rng, seen = random.Random(0), set()
+    while len(seen) < 4:
+        seen.add(load.light_request(client, rng))
+    assert seen == {"trace", "cam_random_example", "gan_sample", "interpolate"}

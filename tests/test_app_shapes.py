@@ -272,3 +272,20 @@ def test_train_tab_estimate_follows_its_form():
     assert "10.1 M MACs" in training_estimate(**{**form, "image_size": "16"})  # a quarter of the pixels
     assert "No time estimate" in training_estimate(**{**form, "dataset": "folder"})
     assert "6n + 4" in training_estimate(**{**form, "model_name": "wide_resnet", "depth": 20})
+
+
+def test_a_trace_is_made_once_per_network_knobs_and_input(monkeypatch):
+    # A class traces the same networks over and over (benchmarks/load.py): each is traced once.
+    import ui.calculator as calculator
+
+    calls = []
+    real_trace = calculator.trace
+    monkeypatch.setattr(calculator, "trace", lambda *args, **kwargs: calls.append(args[1]) or real_trace(*args, **kwargs))
+    calculator._traces.clear()
+    first = calculator.meta_trace("resnet20", {}, (3, 32, 32))
+    assert calculator.meta_trace("resnet20", {}, (3, 32, 32)) is first and calls == [(3, 32, 32)]
+    bigger = calculator.meta_trace("resnet20", {}, (3, 64, 64))
+    assert calls == [(3, 32, 32), (3, 64, 64)] and bigger.rows[-1].output_shape == first.rows[-1].output_shape
+    with pytest.raises(ValueError):
+        calculator.meta_trace("resnet_cifar", {"depth": 21}, (3, 32, 32))  # not 6n + 2: refused, nothing kept
+    assert len(calculator._traces) == 2

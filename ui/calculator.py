@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 
 from cnnzoo import create_model, model_knobs
+from cnnzoo.cache import KeyedCache
 from cnnzoo.data import dataset_info
 from cnnzoo.trace import TraceResult, trace
 from cnnzoo.trace_calc import EpochEstimate, epoch_estimate
@@ -24,15 +25,24 @@ from ui.common import KNOBS, chosen_knobs, duration, human
 TRACE_CONCURRENCY = dict(concurrency_id="trace", concurrency_limit=4)
 
 
+# A class traces the same few networks over and over: each (network, knobs, input) is traced once
+# (a ResNet-56 takes about a second of the GIL) and shared by every page; shared, so never mutated.
+_traces: KeyedCache[TraceResult] = KeyedCache(max_entries=64)
+
+
 def meta_trace(model_name: str, knobs: dict, input_size: tuple) -> TraceResult:
     """Trace `model_name` built with `knobs` on PyTorch's "meta" device (shapes, no memory, no
     weight initialisation), its input channels matching input_size[0]. ValueError for a bad knob
-    or an input the network cannot take."""
+    or an input the network cannot take. Cached: the same arguments give the same (shared) result."""
     if "in_channels" in model_knobs(model_name):
         knobs = {**knobs, "in_channels": input_size[0]}
-    with torch.device("meta"):
-        model = create_model(model_name, **knobs)
-    return trace(model, input_size, device="meta")
+
+    def traced() -> TraceResult:
+        with torch.device("meta"):
+            model = create_model(model_name, **knobs)
+        return trace(model, input_size, device="meta")
+
+    return _traces.get((model_name, tuple(sorted(knobs.items())), tuple(input_size)), traced)
 
 
 def seconds_text(seconds: float) -> str:
