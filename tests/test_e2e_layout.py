@@ -1,7 +1,7 @@
 """Every tab as a class sees it: on a 1024×768 projector and a 390×844 phone (issue #14).
 
 For each tab at both sizes: every tab name can be reached without a menu, no label box lies on
-an image's or a plot's content, labels and field notes read at 4.5:1 or better, the page does
+an image's or a plot's content, no picture of a gallery a student reads hides in its scroll box, labels and field notes read at 4.5:1 or better, the page does
 not scroll sideways (wide tables scroll inside their own box), and the browser console stays
 free of errors. Saves <tab>-<width>.png into
 $CNNZOO_SCREENSHOT_DIR or tmp_path (docs/screenshots holds the ones the README shows).
@@ -83,6 +83,14 @@ SLIDER_ENDS = """() => [...document.querySelectorAll('input[type=range]')].filte
 })"""
 
 
+# Pictures of a gallery a student reads (.cnnzoo-captions: CAM overlays, misclassified images)
+# hidden below the bottom of the gallery's own scroll box: [gallery id, caption]
+HIDDEN_IN_A_GALLERY = """() => [...document.querySelectorAll('.cnnzoo-captions .grid-wrap')].filter(w => w.offsetParent)
+  .flatMap(wrap => { const box = wrap.getBoundingClientRect();
+    return [...wrap.querySelectorAll('.thumbnail-item')].filter(item => item.getBoundingClientRect().bottom > box.bottom + 1)
+      .map(item => [wrap.closest('[id]')?.id, item.innerText.trim()]); })"""
+
+
 def scroll_through(page):
     """Scroll down the page a screen at a time and back: gradio's pictures load lazily, when a
     student scrolls to them, so a full-page screenshot would show empty boxes below the fold."""
@@ -133,6 +141,7 @@ def test_a_tab_reads_at_projector_and_phone_size(pages, screenshot_dir, width, t
     assert page.evaluate(LABELS_OVER_CONTENT) == []
     assert page.evaluate(LOW_CONTRAST) == []
     assert page.evaluate(SLIDER_ENDS) == []
+    assert page.evaluate(HIDDEN_IN_A_GALLERY) == []
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width + 1, f"the {tab} tab is {scroll_width} px wide on a {width} px screen"
     assert page.console_errors == [], page.console_errors

@@ -54,8 +54,12 @@ LAUNCH_OPTIONS = dict(
     .cnnzoo-captions .thumbnail-item > img { aspect-ratio: 1; height: auto; }
     .cnnzoo-captions .caption-label { position: static; max-width: 100%; white-space: normal; border: none;
                                       border-radius: 0; opacity: 1 !important; }
-    /* CAM overlays two a row up to a projector's width (145 px each at 1024 px in four, ~290 in two) */
-    @media (max-width: 1100px) { #cam-overlays .grid-container { --grid-cols: 2 !important; } }
+    /* CAM overlays two a row up to a projector's width (145 px each at 1024 px in four, ~290 in two),
+       every row shown (gradio caps a gallery's height and scrolls it inside) */
+    @media (max-width: 1100px) {
+      #cam-overlays .grid-container { --grid-cols: 2 !important; grid-template-rows: none !important; }
+      #cam-overlays .grid-wrap.fixed-height { max-height: none; }
+    }
     /* The Train plots' legend (ui.train_view.legend_table): a table of final numbers, a run a row,
        with a colour bar per line; it scrolls sideways on a phone */
     .cnnzoo-legend { font-size: 0.85rem; max-width: 100%; overflow-x: auto; }
