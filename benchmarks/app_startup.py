@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +34,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seconds_to_first_page() -> tuple[float, float]:
-    """(wall seconds until / answers 200, CPU seconds the server process used until then)."""
+@contextmanager
+def served_app():
+    """`python app.py` on a free port of 127.0.0.1, from its first served page (HTTP 200 on /)
+    until the block ends, when it is killed: yields (its URL, its pid)."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,7 +45,7 @@ def seconds_to_first_page() -> tuple[float, float]:
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    url = f"http://127.0.0.1:{port}/"
     start = time.perf_counter()
     log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on it
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -52,20 +55,28 @@ def seconds_to_first_page() -> tuple[float, float]:
                 log.seek(0)
                 raise RuntimeError(f"app.py exited with {server.returncode}:\n{log.read().decode()}")
             try:
-                with _OPENER.open(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                with _OPENER.open(url, timeout=2) as response:
                     if response.status == 200:
-                        wall = time.perf_counter() - start
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.05)
         else:
             raise TimeoutError(f"app.py did not serve / within {GIVE_UP_S} s")
+        yield url, server.pid
     finally:
         server.kill()
         server.wait()
         log.close()
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+
+def seconds_to_first_page() -> tuple[float, float]:
+    """(wall seconds until / answers 200, CPU seconds the server process used until then)."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with served_app():
+        wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the server, killed and waited for
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     return wall, cpu
 

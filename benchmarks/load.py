@@ -21,19 +21,14 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
-from app_startup import _OPENER, free_port  # one way to start the app and find a port
+from app_startup import served_app  # one way to start the app and wait for its page
 
-ROOT = Path(__file__).resolve().parent.parent
 STUDENTS, TRAINERS, CLOSED = 30, 2, 8
 THINK_S = (3.0, 8.0)
 TARGET_P95_S = 1.0
@@ -56,33 +51,6 @@ def light_request(client, rng: random.Random) -> str:
         start, end = rng.randrange(20), rng.randrange(20)
         client.predict(GAN, start, rng.randrange(64), end, rng.randrange(64), 8, "slerp", 16, api_name="/interpolate")
     return kind
-
-
-@contextmanager
-def served_app():
-    """`python app.py` on a free port of 127.0.0.1 until the block ends: yields its URL and pid."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        started = time.perf_counter()
-        while True:
-            if server.poll() is not None or time.perf_counter() - started > 180:
-                log.seek(0)
-                raise RuntimeError(f"app.py did not start:\n{log.read().decode()[-3000:]}")
-            try:
-                with _OPENER.open(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.5)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def cpu_seconds(pid: int) -> float:

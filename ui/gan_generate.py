@@ -153,8 +153,9 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
     tag = f"walk-{mode}-{uuid.uuid4().hex[:10]}"
     strip = show_picture(make_grid(samples, nrow=min(frames, 16), **SAMPLE_GRID_STYLE), session, tag,
                          display_scale(G.image_size))  # rows of 16 frames
-    one = [make_grid(sample[None], **SAMPLE_GRID_STYLE) for sample in samples]
-    gif_frames = torch.stack([enlarge(frame, whole_scale(frame.shape[0], GIF_SIDE)) for frame in one])
+    singles = [make_grid(sample[None], **SAMPLE_GRID_STYLE) for sample in samples]  # every frame the same size
+    scale = whole_scale(singles[0].shape[0], GIF_SIDE)
+    gif_frames = torch.stack([enlarge(frame, scale) for frame in singles])
     gif = str(save_gif(gif_frames, Path(strip).with_suffix(".gif"), fps=12))
     return strip, gif, [strip, gif]
 
