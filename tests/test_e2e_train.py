@@ -143,3 +143,12 @@ def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):
     assert {"train", "test", "98.61%"} <= set(legend_row(page, "▶ simple_cnn · digits #1").split())  # the legend, uncut
     page.locator("#train-confusion img").wait_for(timeout=TIMEOUT_MS)  # the test report of the shipped weights
     page.screenshot(path=str(screenshot_dir / "train-replay-done.png"), full_page=True)
+
+
+def test_train_pressed_the_moment_a_run_says_finished_starts_the_next(page):
+    """"finished" shows only once Train works again: gradio drops a click while the event that
+    streams the run still runs (it did while the test report was drawn, under a "finished" line)."""
+    status = train(page, 1)
+    status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
+    page.get_by_role("button", name="Train", exact=True).click()
+    status.get_by_text("simple_cnn · digits #2").wait_for(timeout=TIMEOUT_MS)

@@ -151,8 +151,9 @@ def live_status(job: Job, runs: list[Run]) -> str:
 def status_line(run: Run, event) -> str:
     if event.kind == "start":
         return f"**{run.name}** · {event.message}"
-    if event.kind == "end":  # shown at once: the report that follows takes a moment
-        return final_line(run) + " · preparing the test report…"
+    if event.kind == "end":  # shown at once: the report that follows takes a moment. Not "finished"
+        # yet: until the report is drawn the event still runs, and gradio drops a Train click meanwhile
+        return f"**{run.name}** · training ended at step {event.step} · preparing the test report…"
     last_step = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
     last_eval = next((h for h in reversed(event.history) if h["kind"] == "eval"), None)
     parts = [f"**{run.name}**", f"epoch {event.epoch:.2f} / {run.config['epochs']:g}",
