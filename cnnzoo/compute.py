@@ -27,10 +27,17 @@ import torch.nn.functional as F
 MEMORY_FORMAT = torch.channels_last
 
 
+# What "auto" means in this process, where it is not torch's accelerator: a ZeroGPU Space's main
+# process sets "cpu" (torch there reports a GPU that only its GPU calls may use; see ui/gpu.py).
+AUTO_DEVICE: str | None = None
+
+
 def pick_device(name: str = "auto") -> torch.device:
     """"auto": this machine's accelerator when it has one (torch.accelerator: CUDA, Apple's MPS,
     Intel's XPU, ...), else the CPU; "cpu", "cuda[:i]", "mps", "xpu" as asked, or a ValueError
     saying what this machine has."""
+    if name == "auto" and AUTO_DEVICE is not None:
+        return torch.device(AUTO_DEVICE)
     available = torch.accelerator.current_accelerator(check_available=True)
     if name == "auto":
         return available or torch.device("cpu")

@@ -10,6 +10,8 @@
     sessions.py    what one browser owns (runs, uploads, its training job and Stop), kept across
                    reloads by a key in the browser's localStorage
     jobs.py        training that outlives the page: a thread per run, server-wide slots
+    gpu.py         training where the GPU is: in this process, or in chunks of @spaces.GPU calls
+                   on a ZeroGPU Space (and a forked stand-in of those calls for tests)
     library.py     the models a page may choose from: shipped, trained on the page, uploaded
 
 Each tab module follows one pattern:
@@ -45,3 +47,7 @@ import os
 # with the default policy under such contention, 85 ms with PASSIVE.) Must be set before torch
 # loads its OpenMP runtime.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# A Space says how many cores it has in CPU_CORES (os.cpu_count() there counts the host's, e.g. 64
+# on a 2-vCPU Space): torch computes with that many threads, and ui.common sizes the training slots.
+if os.environ.get("CPU_CORES", "").isdigit():
+    os.environ.setdefault("OMP_NUM_THREADS", os.environ["CPU_CORES"])

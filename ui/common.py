@@ -18,6 +18,7 @@ from ui.i18n import I18N, translate
 
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
+MAX_UPLOAD_MB = float(os.environ.get("CNNZOO_MAX_UPLOAD_MB", 600))
 
 # launch() options shared by app.py and every tab run alone (`python -m ui.shapes_tab`).
 # A theme object, not a Hub theme string: the page must load offline. Its fonts ship with gradio.
@@ -70,7 +71,9 @@ LAUNCH_OPTIONS = dict(
     .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.3em; vertical-align: middle; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
-    max_file_size="20mb",  # for the tabs that take uploads
+    # Uploads (checkpoints, image folders, pictures) up to the size of the zoo's largest checkpoint
+    # (VGG-19 for ImageNet, 548 MiB; tests/test_zerogpu.py checks), or CNNZOO_MAX_UPLOAD_MB
+    max_file_size=f"{MAX_UPLOAD_MB:g}mb",
     # Worker threads for handlers: every page following a training job (ui.jobs) holds one while
     # it waits for news, so a class of thirty must not exhaust gradio's default 40.
     max_threads=160,
@@ -286,7 +289,10 @@ def chosen_knobs(model_name: str, values: dict) -> dict:
 # Training is the heavy work: a deliberate number of runs at once for the whole server (a Space
 # has 2 CPU cores), each bounded in time; the rest wait their turn (ui.jobs's training slots).
 # The Train and GAN tabs share this one limit.
-TRAIN_LIMIT = int(os.environ.get("CNNZOO_TRAIN_CONCURRENCY", 2))
+# The cores this server may use: a Space's CPU_CORES, else the ones this process may run on.
+CORES = int(os.environ["CPU_CORES"]) if os.environ.get("CPU_CORES", "").isdigit() else len(os.sched_getaffinity(0))
+# Two runs at once on 2 cores (each waits in torch's other thread half the time); at most 4.
+TRAIN_LIMIT = int(os.environ.get("CNNZOO_TRAIN_CONCURRENCY") or min(4, max(1, CORES)))
 MAX_TRAIN_S = float(os.environ.get("CNNZOO_MAX_TRAIN_MINUTES", 20)) * 60
 LIGHT = dict(concurrency_limit=None)  # microseconds of work, or waiting: never wait for a slot
 UPDATE_EVERY_S = 0.4  # a streaming view refreshes at most ~2.5 times a second

@@ -33,6 +33,7 @@ from ui.gan_generate import (
     GENERATE_CONCURRENCY, GENERATORS, MAX_FRAMES, MAX_GRID_SIDE, PICK_OUTPUTS, WALK_OUTPUTS, gan_interpolate, gan_sample,
     gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
+from ui.gpu import GPURun
 from ui.jobs import Job, raise_error, waiting_text
 from ui.replays import replay_controls, replays
 from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
@@ -129,7 +130,7 @@ def gan_work(session: Session, name: str, header: str, config: GANConfig | Repla
         run, scored = config, False
     else:
         folder = session.subfolder(f"gan-{uuid.uuid4().hex[:8]}")
-        run, scored = GANTrainer(dataclasses.replace(config, out_dir=str(folder))), bool(config.scorer)
+        run, scored = GPURun(GANTrainer, dataclasses.replace(config, out_dir=str(folder))), bool(config.scorer)
     job.publish(name=name, header=header, live_score="" if scored else score_text(None))
     for event in run.run(session.stop):
         view = {}

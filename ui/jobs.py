@@ -16,6 +16,7 @@ beyond MAX_WAITING a new run is refused with a message, the queue never grows wi
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import html
 import logging
 import threading
@@ -53,7 +54,10 @@ class Job:
         self.version = 0  # counts changes; followers redraw when it moves
         self.urgent = 0  # the version of the latest change to show at once
         self.changed = threading.Condition()
-        self.thread = threading.Thread(target=self._run, name=f"cnnzoo-{kind}-job", daemon=True)
+        # The thread runs in the context of the event that made the job: gradio's request travels
+        # with it (on a ZeroGPU Space, the visitor whose GPU quota its GPU calls use, ui/gpu.py).
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self._run,), name=f"cnnzoo-{kind}-job", daemon=True)
 
     def start(self) -> "Job":
         self.thread.start()

@@ -35,20 +35,32 @@ from ui.jobs import Job, queue_job
 
 IDLE_TTL_S = 24 * 3600
 GRACE_S = float(os.environ.get("CNNZOO_GRACE_MINUTES", 15)) * 60  # after the last page left
-_ROOT = Path(tempfile.gettempdir()) / "cnnzoo-sessions"
+# Where sessions keep their files: CNNZOO_STORAGE (e.g. a Space's mounted storage bucket), else /tmp
+_ROOT = Path(os.environ.get("CNNZOO_STORAGE") or tempfile.gettempdir()) / "cnnzoo-sessions"
+# On a classroom's shared PCs (CNNZOO_SHARED_PCS=1) the key lives in the tab's sessionStorage, not
+# localStorage: a reload, a closed lid or a Wi-Fi blip still keeps a student's work, but the next
+# student at that PC, in a new tab or browser, does not find it.
+_STORAGE = "sessionStorage" if os.environ.get("CNNZOO_SHARED_PCS") == "1" else "localStorage"
 _KEY = re.compile(r"[A-Za-z0-9_-]{32}")
-# Runs in the browser before attach_page: its key from localStorage, or a new one of 24 random
-# bytes (base64url, 32 characters). It runs whether or not the tab holding the event is shown,
-# which a component's own storage (gr.BrowserState) does not: hidden tabs are not mounted.
-IDENTITY_JS = """() => {
-  let key = localStorage.getItem("cnnzoo-identity");
+
+
+def identity_js(storage: str) -> str:
+    """Runs in the browser before attach_page: its key from `storage` (localStorage or
+    sessionStorage), or a new one of 24 random bytes (base64url, 32 characters). It runs whether or
+    not the tab holding the event is shown, which a component's own storage (gr.BrowserState) does
+    not: hidden tabs are not mounted."""
+    return """() => {
+  let key = STORAGE.getItem("cnnzoo-identity");
   if (!key || !/^[A-Za-z0-9_-]{32}$/.test(key)) {
     const bytes = crypto.getRandomValues(new Uint8Array(24));
     key = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
-    localStorage.setItem("cnnzoo-identity", key);
+    STORAGE.setItem("cnnzoo-identity", key);
   }
   return [key];
-}"""
+}""".replace("STORAGE", storage)
+
+
+IDENTITY_JS = identity_js(_STORAGE)
 
 
 @dataclass

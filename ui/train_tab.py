@@ -31,6 +31,7 @@ from ui.common import (
     KNOBS, LIGHT, MAX_TRAIN_S, LinePlotLines, Outputs, chosen_knobs, controls_and_view,
     NumberField, knob_controls, knob_updates, serve, user_errors, validator,
 )  # fmt: skip
+from ui.gpu import GPURun
 from ui.jobs import Job, raise_error
 from ui.recipes_view import (
     OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
@@ -247,17 +248,18 @@ def rejoin(smoothing, request: gr.Request):
     yield from follow_runs(session, smoothing)
 
 
-def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, Trainer | Replay]:
-    """The run record and its Trainer: a new run in a folder of the session, a stopped one resumed,
-    or a recorded one replayed (a Replay yields the trainer's events)."""
+def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, GPURun | Replay]:
+    """The run record and what trains it (a Trainer where the GPU is, ui.gpu): a new run in a
+    folder of the session, a stopped one resumed, or a recorded one replayed (a Replay yields the
+    trainer's events)."""
     if isinstance(job, Replay):
         run, trainer = Run(name=unique_name(f"▶ {job.name}", session.runs), config=job.config), job  # ▶: a replay
     elif isinstance(job, Run):
-        run, trainer = job, Trainer(resume_from=job.checkpoint, override={"time_limit_s": MAX_TRAIN_S})
+        run, trainer = job, GPURun(Trainer, resume_from=job.checkpoint, override={"time_limit_s": MAX_TRAIN_S})
     else:
         run = Run(name=unique_name(f"{job.model} · {job.dataset}", session.runs), config=job.to_dict())
         folder = session.subfolder(f"run{len(session.runs) + 1}")
-        trainer = Trainer(dataclasses.replace(job, out_dir=str(folder)))
+        trainer = GPURun(Trainer, dataclasses.replace(job, out_dir=str(folder)))
     session.runs[run.name] = run
     run.status = "running"
     return run, trainer
