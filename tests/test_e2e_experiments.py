@@ -101,3 +101,39 @@ def test_a_tiny_race_of_the_default_models(open_page, url, screenshot_dir, width
     page.locator("#race-budget").get_by_text("seconds per model").wait_for(timeout=TIMEOUT_MS)
     assert page.locator("#race-budget input").input_value() == "15"
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+
+
+@pytest.mark.parametrize("width, height", [(1024, 768), (390, 844)])
+def test_the_degradation_replay_and_the_layer_responses(open_page, url, screenshot_dir, width, height):
+    """The recorded classroom run replayed (the four nets' curves and final numbers without waiting),
+    and the layer responses of the shipped pair: what a teacher clicks first. Screenshots:
+    degradation-<width>.png and responses-<width>.png (the sections)."""
+    page = open_page(url, width, height)
+    page.wait_for_function("() => document.querySelector('#landscape-plain input')?.value.includes('plain20-digits')",
+                           timeout=TIMEOUT_MS)
+    page.locator("#degradation-replay").scroll_into_view_if_needed()
+    page.locator("#degradation-speed").get_by_label("256×").check()
+    page.locator("#degradation-replay").click()
+    page.locator("#degradation-plot img").first.wait_for(timeout=2 * TIMEOUT_MS)
+    page.wait_for_function("() => { const s = document.querySelector('#degradation-status').innerText;"
+                           " return s.includes('ResNet-56 − ResNet-20') && !s.includes('watch its curves'); }",
+                           timeout=2 * TIMEOUT_MS)  # the replay's end: the sentence with both differences
+    table = page.locator("#degradation-table").inner_text()
+    assert all(name in table for name in ("plain20", "plain56", "resnet20", "resnet56")), table
+    page.wait_for_timeout(500)  # the figure finishes decoding
+    page.locator("#degradation-section").screenshot(path=str(screenshot_dir / f"degradation-{width}.png"))
+
+    page.locator("#responses-run").scroll_into_view_if_needed()
+    page.locator("#responses-run").click()
+    page.locator("#responses-plot img").first.wait_for(timeout=TIMEOUT_MS)
+    summary = page.locator("#responses-summary").inner_text()
+    assert "plain20" in summary and "resnet20" in summary and "smaller" in summary, summary
+    page.wait_for_timeout(500)
+    page.locator("#responses-section").screenshot(path=str(screenshot_dir / f"responses-{width}.png"))
+    # Its three panels keep a readable size: on a phone the figure scrolls sideways in its box,
+    # from its left edge (none of it out of reach)
+    figure = page.locator("#responses-plot img").first.bounding_box()
+    box = page.locator("#responses-plot").bounding_box()
+    assert figure["width"] >= 700 and figure["x"] >= box["x"] - 1, (figure, box)
+    assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+    assert page.console_errors == [], page.console_errors

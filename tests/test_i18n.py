@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gradio.i18n import I18nData
 
-from ui.i18n import KO, blocks_of, key
+from ui.i18n import KO, SAID, blocks_of, key
 
 TIMEOUT_MS = 60_000
 
@@ -60,6 +60,8 @@ def test_a_korean_browser_reads_the_page_in_korean_and_uses_it(open_page, app_ur
     page.get_by_role("button", name="학습", exact=True).wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("생성자 갱신 횟수").wait_for(timeout=TIMEOUT_MS)  # a field's note
     page.screenshot(path=str(screenshot_dir / "gan-train-ko-1024.png"), full_page=True)
+    page.get_by_role("button", name="정지", exact=True).first.click()  # the server answers in Korean too
+    page.get_by_text("이 세션에서 학습 중인 것이 없습니다.").first.wait_for(timeout=TIMEOUT_MS)
     assert page.console_errors == [], page.console_errors
     assert "i18n" not in page.inner_text("body")  # no text shown as its raw key
 
@@ -72,3 +74,32 @@ def test_an_english_browser_reads_the_texts_as_written(open_page, app_url):
     heading.wait_for(timeout=TIMEOUT_MS)
     assert heading.inner_text() == "cnnzoo: the classic CNNs, taken apart"
     assert page.get_by_role("tab", name="Shapes", exact=True).is_visible()
+
+
+def test_every_server_text_has_the_same_placeholders_in_korean():
+    import string
+
+    def names(text):
+        return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+    assert {k: names(k) for k in SAID} == {k: names(v) for k, v in SAID.items()}
+
+
+def test_a_korean_client_gets_the_servers_status_lines_and_messages_in_korean(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import ValidationError
+
+    korean = Client(app_url, analytics_enabled=False, verbose=False, headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert korean.predict(api_name="/stop") == "이 세션에서 학습 중인 것이 없습니다."
+    quick = dict(model_name="simple_cnn", width=16, dataset="digits", epochs=1, batch_size=32, train_subset=128)
+    job = korean.submit(**quick, api_name="/train")
+    statuses = [update[2] for update in job if update[2]]
+    assert "완료" in statuses[-1] and "테스트 정확도" in statuses[-1], statuses[-1]
+    assert any("데이터를 불러오는 중" in status for status in statuses), statuses
+    try:
+        korean.predict(**{**quick, "epochs": 0}, api_name="/train")
+        raise AssertionError("epochs 0 was accepted")
+    except ValidationError as error:
+        assert "에폭은(는) 0.1 이상이어야 합니다 (입력: 0)" in str(error)
+    english = Client(app_url, analytics_enabled=False, verbose=False)
+    assert english.predict(api_name="/stop") == "Nothing is training in this session."

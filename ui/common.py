@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import gradio as gr
 
 from cnnzoo.registry import model_info, model_knobs
-from ui.i18n import I18N, translate
+from ui.i18n import I18N, say, translate
 
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
@@ -68,6 +68,14 @@ LAUNCH_OPTIONS = dict(
     .cnnzoo-legend th, .cnnzoo-legend td { padding: 2px var(--size-2); text-align: right; }
     .cnnzoo-legend th:first-child, .cnnzoo-legend td:first-child { text-align: left; }
     .cnnzoo-key { margin-right: var(--size-2); }
+    /* A figure of three panels side by side (the layer responses) keeps a readable size on a phone
+       and scrolls sideways in its box, as wide tables do */
+    @media (max-width: 640px) {
+      .cnnzoo-wide { overflow-x: auto; }
+      /* centred, its left end would be cut off */
+      .cnnzoo-wide * { justify-content: flex-start !important; align-items: flex-start !important; }
+      .cnnzoo-wide img { width: 760px; min-width: 760px; max-width: none; }
+    }
     .cnnzoo-key i { display: inline-block; width: 1.2em; height: 0.3em; margin-right: 0.3em; vertical-align: middle; }
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
@@ -148,18 +156,21 @@ class NumberField:
     def read(self, value):
         """`value` as a float or int; a FieldError naming the field when it is blank, not a
         number, not whole (for int) or out of range, instead of a TypeError deep inside the core."""
+        label = say(self.label)  # in the page's language (ui.i18n)
         if value is None or value == "":
-            raise FieldError(self.label, f"{self.label} is empty: type a number")
+            raise FieldError(self.label, say("{label} is empty: type a number", label=label))
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise FieldError(self.label, f"{self.label} must be a number, got {value!r}") from None
+            raise FieldError(self.label, say("{label} must be a number, got {value}", label=label, value=repr(value))) from None
         if self.kind is int and not number.is_integer():
-            raise FieldError(self.label, f"{self.label} must be a whole number, got {value!r}")
+            raise FieldError(self.label, say("{label} must be a whole number, got {value}", label=label, value=repr(value)))
         if self.minimum is not None and number < self.minimum:
-            raise FieldError(self.label, f"{self.label} must be at least {self.minimum:g}, got {number:g}")
+            raise FieldError(self.label, say("{label} must be at least {minimum}, got {number}", label=label,
+                                             minimum=f"{self.minimum:g}", number=f"{number:g}"))
         if self.maximum is not None and number > self.maximum:
-            raise FieldError(self.label, f"{self.label} must be at most {self.maximum:g}, got {number:g}")
+            raise FieldError(self.label, say("{label} must be at most {maximum}, got {number}", label=label,
+                                             maximum=f"{self.maximum:g}", number=f"{number:g}"))
         return int(number) if self.kind is int else number
 
 

@@ -179,14 +179,15 @@ the machine and its threads: the recorded run below is seed 0 trained elsewhere.
 
 def degradation_section(concurrency: dict) -> dict:
     c = {}
-    with gr.Accordion("Degradation: deeper plain nets train worse", open=True):
+    with gr.Accordion("Degradation: deeper plain nets train worse", open=True, elem_id="degradation-section"):
         gr.Markdown(INTRO)
         with gr.Row(equal_height=True):
             c["degradation_seed"] = gr.Number(0, label="seed", precision=0, minimum=0, min_width=90)
             c["degradation_btn"] = gr.Button("train the four nets", variant="primary", elem_id="degradation-run")
             c["degradation_stop"] = gr.Button("Stop", elem_id="degradation-stop")
         with gr.Row(equal_height=True):
-            c["degradation_speed"] = gr.Radio([(f"{s}×", s) for s in SPEEDS], value=16, label="replay speed")
+            c["degradation_speed"] = gr.Radio([(f"{s}×", s) for s in SPEEDS], value=16, label="replay speed",
+                                               elem_id="degradation-speed")
             c["degradation_position"] = gr.Slider(0, 100, value=0, step=1, label="position (% of each run): drag to "
                                                   "look, ▶ replays from here", elem_id="degradation-position")
             c["degradation_replay"] = gr.Button("▶ replay the recorded run (seed 0): no waiting", elem_id="degradation-replay")

@@ -34,6 +34,7 @@ from ui.gan_generate import (
     gan_upload, pick_sample, refresh_generators, score_text, show_picture, walk_if_end, CLICKED_WALK_OUTPUTS,
 )  # fmt: skip
 from ui.gpu import GPURun
+from ui.i18n import say
 from ui.jobs import Job, raise_error, waiting_text
 from ui.replays import replay_controls, replays
 from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
@@ -237,19 +238,21 @@ def loss_frames(history: list[dict]) -> tuple[pd.DataFrame | None, pd.DataFrame 
 
 def status_line(name: str, event) -> str:
     last = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
-    parts = [f"**{name}**", f"step {event.step} / {event.total_steps}"]
+    parts = [f"**{name}**", say("step {step} / {total}", step=event.step, total=event.total_steps)]
     if last:
-        parts += [f"{last['images_per_s']:,.0f} images/s", f"ETA {duration(last['eta_s'])}"]
+        parts += [say("{rate} images/s", rate=f"{last['images_per_s']:,.0f}"), say("ETA {eta}", eta=duration(last["eta_s"]))]
         if last.get("wasserstein") is not None:
-            parts.append(f"W estimate {last['wasserstein']:.4f}")
+            parts.append(say("W estimate {w}", w=f"{last['wasserstein']:.4f}"))
     parts.append(str(event.device))
     return " · ".join(parts)
 
 
 def end_line(name: str, event) -> str:
-    why = {"done": "finished", "stopped": "stopped", "nan": "stopped: the losses diverged",
-           "time_limit": f"reached this server's {MAX_TRAIN_S / 60:g}-minute limit"}.get(event.reason, event.reason)
-    return f"**{name}** {why} · {event.message}. Its generator is now in the **generator** list of **Generate and walk**, its samples drawn there."
+    why = {"done": say("finished"), "stopped": say("stopped"), "nan": say("stopped: the losses diverged"),
+           "time_limit": say("reached this server's {minutes}-minute limit", minutes=f"{MAX_TRAIN_S / 60:g}"),
+           }.get(event.reason, event.reason)
+    return say("**{name}** {why} · {message}. Its generator is now in the **generator** list of **Generate and walk**, "
+               "its samples drawn there.", name=name, why=why, message=event.message)
 
 
 # ---------------------------------------------------------------------------------------------

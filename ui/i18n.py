@@ -10,11 +10,15 @@ English and know nothing of it.
 KO is keyed by the English text with its whitespace collapsed (a Markdown text's line breaks
 are not part of its entry; the browser's own key is the text as written). No text may hold "{" or "}": the browser reads a translation as an
 ICU message, where braces are placeholders (a text with one is shown as its raw key).
-Texts computed on the server (status lines, messages) are still English.
+Texts computed on the server (status lines, field messages, Stop's answers) go through say():
+their English template and its Korean are in SAID, and the request's Accept-Language (the
+browser's language, as the page's own choice) picks one. Messages of the core (cnnzoo's
+ValueErrors, the trainer's start line) stay English.
 """
 from __future__ import annotations
 
 import gradio as gr
+from gradio.context import LocalContext
 from gradio.i18n import I18nData
 
 KO: dict[str, str] = {
@@ -384,3 +388,67 @@ def english_labels(api_info: dict) -> dict:
                 if isinstance(value.get("label"), I18nData):
                     value["label"] = value["label"].key
     return api_info
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Texts the server computes: say("step {step} / {total}", step=3, total=10)
+# ---------------------------------------------------------------------------------------------
+
+# English template -> Korean; {names} are str.format's placeholders, the same in both.
+SAID: dict[str, str] = {
+    # the Train tab's status line (ui.train_view)
+    "**{name}** · loading the data…": "**{name}** · 데이터를 불러오는 중…",
+    "epoch {epoch} / {epochs}": "에폭 {epoch} / {epochs}",
+    "step {step} / {total}": "스텝 {step} / {total}",
+    "{rate} images/s": "초당 {rate}장",
+    "ETA {eta}": "남은 시간 {eta}",
+    "lr {lr}": "학습률 {lr}",
+    "test acc {acc}": "테스트 정확도 {acc}",
+    "**{name}** · training ended at step {step} · preparing the test report…":
+        "**{name}** · 스텝 {step}에서 학습 끝 · 테스트 보고서를 준비하는 중…",
+    " · test accuracy **{acc}**": " · 테스트 정확도 **{acc}**",
+    "finished": "완료",
+    "stopped": "정지됨",
+    "stopped: press Resume to continue": "정지됨: 계속하려면 '이어서 학습'을 누르세요",
+    "stopped: the loss diverged": "정지됨: 손실이 발산했습니다",
+    "reached this server's {minutes}-minute limit: press Resume to continue":
+        "이 서버의 {minutes}분 제한에 도달했습니다: 계속하려면 '이어서 학습'을 누르세요",
+    "The last run ended with an error: {error}": "마지막 실행이 오류로 끝났습니다: {error}",
+    # training slots, Stop, one job a page (ui.jobs, ui.sessions)
+    "Waiting for a free training slot: {waiting} run(s) waiting; this server trains {limit} at once.":
+        "빈 학습 자리를 기다리는 중: {waiting}개 실행이 대기 중이고, 이 서버는 한 번에 {limit}개를 학습합니다.",
+    "Nothing is training in this session.": "이 세션에서 학습 중인 것이 없습니다.",
+    "Stopping after the current step…": "현재 스텝을 마치고 정지합니다…",
+    "This page is already training (here or in another tab): press Stop first, or wait.":
+        "이 페이지는 이미 학습 중입니다(여기 또는 다른 탭에서): 먼저 정지를 누르거나 기다리세요.",
+    # a form's numbers (ui.common.NumberField)
+    "{label} is empty: type a number": "{label} 칸이 비어 있습니다: 숫자를 입력하세요",
+    "{label} must be a number, got {value}": "{label}은(는) 숫자여야 합니다 (입력: {value})",
+    "{label} must be a whole number, got {value}": "{label}은(는) 정수여야 합니다 (입력: {value})",
+    "{label} must be at least {minimum}, got {number}": "{label}은(는) {minimum} 이상이어야 합니다 (입력: {number})",
+    "{label} must be at most {maximum}, got {number}": "{label}은(는) {maximum} 이하여야 합니다 (입력: {number})",
+    # the GAN tab's status line (ui.gan_tab)
+    "W estimate {w}": "W 추정값 {w}",
+    "stopped: the losses diverged": "정지됨: 손실이 발산했습니다",
+    "reached this server's {minutes}-minute limit": "이 서버의 {minutes}분 제한에 도달했습니다",
+    "**{name}** {why} · {message}. Its generator is now in the **generator** list of **Generate and walk**, "
+    "its samples drawn there.": "**{name}** {why} · {message}. 이 생성자는 이제 **생성과 걷기** 탭의 **생성자** 목록에 "
+                               "있고, 그 샘플이 거기 그려집니다.",
+}
+
+
+def korean() -> bool:
+    """Whether the request being answered prefers Korean: its Accept-Language's first language
+    (the browser's, e.g. "ko-KR,ko;q=0.9,en;q=0.8"). No request (a script, a test): English."""
+    request = LocalContext.request.get(None)
+    headers = getattr(request, "headers", None) or {}
+    first = (headers.get("accept-language") or "").split(",")[0]
+    return first.strip().lower().split("-")[0] == "ko"
+
+
+def say(template: str, **values) -> str:
+    """A text computed on the server in the request's language: `template` (an entry of SAID, or
+    any static text of KO, such as a field's label) with `values` filled in."""
+    text = (SAID.get(template) or KO.get(key(template)) or template) if korean() else template
+    return text.format(**values) if values else text

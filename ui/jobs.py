@@ -26,6 +26,7 @@ from typing import Callable
 import gradio as gr
 
 from ui.common import TRAIN_LIMIT, UPDATE_EVERY_S
+from ui.i18n import say
 
 TRAIN_SLOTS = threading.BoundedSemaphore(TRAIN_LIMIT)
 MAX_WAITING = 64
@@ -135,7 +136,8 @@ def waiting_jobs() -> int:
 
 def waiting_text() -> str:
     """What a page says while its job waits for a training slot."""
-    return f"Waiting for a free training slot: {waiting_jobs()} run(s) waiting; this server trains {TRAIN_LIMIT} at once."
+    return say("Waiting for a free training slot: {waiting} run(s) waiting; this server trains {limit} at once.",
+               waiting=waiting_jobs(), limit=TRAIN_LIMIT)
 
 
 def raise_error(job: Job) -> None:

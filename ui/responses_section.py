@@ -11,6 +11,7 @@ import time
 
 import gradio as gr
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cnnzoo.cache import KeyedCache
 from cnnzoo.checkpoints import initial_model
@@ -64,7 +65,8 @@ def responses_figure(results: dict[str, dict]) -> Figure:
     gradients.set(title="‖∂L/∂W‖ of each 3×3 layer, one batch", xlabel="layer index", yscale="log")
     for ax in (by_layer, ranked, gradients):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers and ranks are whole numbers
     return fig
 
 
@@ -112,12 +114,13 @@ paper's other point: with batch norm, no layer's gradient vanishes, in the plain
 def responses_section(plain_model: gr.Dropdown, residual_model: gr.Dropdown, concurrency: dict) -> dict:
     """The section's components, wired to the two model dropdowns it compares."""
     c = {}
-    with gr.Accordion("Layer responses: why residual layers learn small corrections", open=True):
+    with gr.Accordion("Layer responses: why residual layers learn small corrections", open=True,
+                      elem_id="responses-section"):
         gr.Markdown(INTRO + " Measured on the plain and residual networks chosen above.")
         c["responses_btn"] = gr.Button("measure the layer responses", variant="primary", elem_id="responses-run")
         c["responses_summary"] = gr.Markdown(elem_id="responses-summary")
         c["responses_plot"] = gr.Plot(label="layer responses", show_label=False, format="png",
-                                      elem_id="responses-plot")
+                                      elem_id="responses-plot", elem_classes="cnnzoo-wide")
     c["responses_btn"].click(layer_responses_handler, [plain_model, residual_model],
                              [c["responses_summary"], c["responses_plot"]], api_name="layer_responses", **concurrency)
     return c

@@ -31,6 +31,7 @@ from typing import Callable
 
 import gradio as gr
 
+from ui.i18n import say
 from ui.jobs import Job, queue_job
 
 IDLE_TTL_S = 24 * 3600
@@ -106,7 +107,7 @@ class Session:
         Stop; a gr.Error while one runs. A replay needs no training slot (needs_slot=False)."""
         with self._job_lock:
             if self.busy:
-                raise gr.Error("This page is already training (here or in another tab): press Stop first, or wait.")
+                raise gr.Error(say("This page is already training (here or in another tab): press Stop first, or wait."))
             self.stop.clear()
             self.job = queue_job(Job(kind, work, needs_slot))
             return self.job
@@ -218,9 +219,9 @@ def stop_training(request: gr.Request = None) -> str:
     keeps a checkpoint that Resume continues."""
     session = session_for(request)
     if not session.busy:
-        return "Nothing is training in this session."
+        return say("Nothing is training in this session.")
     session.stop.set()
-    return "Stopping after the current step…"
+    return say("Stopping after the current step…")
 
 
 def _expire_idle() -> None:  # with _lock held

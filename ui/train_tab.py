@@ -32,6 +32,7 @@ from ui.common import (
     NumberField, knob_controls, knob_updates, serve, user_errors, validator,
 )  # fmt: skip
 from ui.gpu import GPURun
+from ui.i18n import say
 from ui.jobs import Job, raise_error
 from ui.recipes_view import (
     OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
@@ -242,7 +243,7 @@ def rejoin(smoothing, request: gr.Request):
     session = session_for(request)
     job = session.job
     if job is None or job.kind != "train" or (job.error and job.done):
-        ended = f"The last run ended with an error: {html.escape(job.error)}" if job and job.error else gr.skip()
+        ended = say("The last run ended with an error: {error}", error=html.escape(job.error)) if job and job.error else gr.skip()
         yield OUTPUTS(status=ended, runs=gr.update(choices=list(session.runs), value=[]))
         return
     yield from follow_runs(session, smoothing)

@@ -13,6 +13,7 @@ import pandas as pd
 from cnnzoo.trainer import ClassifierReport, classifier_report
 from cnnzoo.viz import confusion_figure, enlarge, save_png, whole_scale
 from ui.common import MAX_TRAIN_S, duration
+from ui.i18n import say
 from ui.jobs import Job, waiting_text
 from ui.sessions import Run
 
@@ -144,7 +145,7 @@ def live_status(job: Job, runs: list[Run]) -> str:
         return waiting_text()
     event = job.latest.get("last")
     if not runs or event is None or event.kind == "end" and runs[-1].status == "running":
-        return f"**{runs[-1].name if runs else 'the run'}** · loading the data…"
+        return say("**{name}** · loading the data…", name=runs[-1].name if runs else "the run")
     return status_line(runs[-1], event)
 
 
@@ -153,27 +154,30 @@ def status_line(run: Run, event) -> str:
         return f"**{run.name}** · {event.message}"
     if event.kind == "end":  # shown at once: the report that follows takes a moment. Not "finished"
         # yet: until the report is drawn the event still runs, and gradio drops a Train click meanwhile
-        return f"**{run.name}** · training ended at step {event.step} · preparing the test report…"
+        return say("**{name}** · training ended at step {step} · preparing the test report…", name=run.name,
+                   step=event.step)
     last_step = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
     last_eval = next((h for h in reversed(event.history) if h["kind"] == "eval"), None)
-    parts = [f"**{run.name}**", f"epoch {event.epoch:.2f} / {run.config['epochs']:g}",
-             f"step {event.step} / {event.total_steps}"]
+    parts = [f"**{run.name}**", say("epoch {epoch} / {epochs}", epoch=f"{event.epoch:.2f}", epochs=f"{run.config['epochs']:g}"),
+             say("step {step} / {total}", step=event.step, total=event.total_steps)]
     if last_step:
-        parts += [f"{last_step['images_per_s']:,.0f} images/s", f"ETA {duration(last_step['eta_s'])}",
-                  f"lr {last_step['lr']:.3g}"]
+        parts += [say("{rate} images/s", rate=f"{last_step['images_per_s']:,.0f}"),
+                  say("ETA {eta}", eta=duration(last_step["eta_s"])), say("lr {lr}", lr=f"{last_step['lr']:.3g}")]
     if last_eval and last_eval["test_acc"] is not None:
-        parts.append(f"test acc {last_eval['test_acc']:.1%}")
+        parts.append(say("test acc {acc}", acc=f"{last_eval['test_acc']:.1%}"))
     parts.append(str(event.device))
     return " · ".join(parts)
 
 
 def final_line(run: Run) -> str:
     last_eval = next((h for h in reversed(run.history) if h["kind"] == "eval"), None)
-    acc = f" · test accuracy **{last_eval['test_acc']:.2%}**" if last_eval else ""
+    acc = say(" · test accuracy **{acc}**", acc=f"{last_eval['test_acc']:.2%}") if last_eval else ""
     end = next((h for h in reversed(run.history) if h["kind"] == "end"), None)
     why = {
-        "done": "finished", "stopped": "stopped: press Resume to continue", "nan": "stopped: the loss diverged",
-        "time_limit": f"reached this server's {MAX_TRAIN_S / 60:g}-minute limit: press Resume to continue",
+        "done": say("finished"), "stopped": say("stopped: press Resume to continue"),
+        "nan": say("stopped: the loss diverged"),
+        "time_limit": say("reached this server's {minutes}-minute limit: press Resume to continue",
+                          minutes=f"{MAX_TRAIN_S / 60:g}"),
     }.get(run.status, run.status)  # fmt: skip
     message = f"<br>{end['message']}" if end and run.status == "nan" else ""
     return f"**{run.name}** {why}{acc}{message}"
