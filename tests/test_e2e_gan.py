@@ -68,3 +68,31 @@ def test_gan_tab_samples_walks_and_trains(page, screenshot_dir):
     assert "finished" in status.inner_text() and page.locator("#gan-grid img").count() == 1
     assert page.locator(".error").filter(has_text="Error").count() == 0  # gradio's red output badges
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
+
+
+def step_of(status) -> int:
+    return int(re.search(r"step (\d+) / \d+", status.inner_text()).group(1))
+
+
+def test_a_reload_mid_gan_training_keeps_it_streaming_and_stop_still_stops(page, screenshot_dir):
+    """A reload (a closed lid, a Wi-Fi blip) ends the page, not the GAN run: the reloaded page's
+    GAN tab shows the same run going on, with its live grid, and its Stop stops it."""
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_role("tab", name="Train a GAN", exact=True).click()
+    page.get_by_label("steps", exact=True).fill("5000")
+    page.get_by_label("samples every").fill("25")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status = page.locator("#gan-status")
+    status.get_by_text(re.compile(r"step \d+ / 5000")).wait_for(timeout=TIMEOUT_MS)
+    before = step_of(status)
+    page.reload(wait_until="load")
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_role("tab", name="Train a GAN", exact=True).click()
+    status = page.locator("#gan-status")
+    status.get_by_text(re.compile(r"step \d+ / 5000")).wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => {{ const m = document.querySelector('#gan-status').innerText.match(/step (\\d+) \\//);"
+                           f" return m && Number(m[1]) > {before}; }}", timeout=TIMEOUT_MS)  # still training
+    page.locator("#gan-live img").first.wait_for(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(screenshot_dir / "gan-after-reload.png"), full_page=True)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    status.get_by_text("stopped").wait_for(timeout=30_000)
