@@ -93,6 +93,9 @@ def test_a_reload_mid_gan_training_keeps_it_streaming_and_stop_still_stops(page,
     page.wait_for_function(f"() => {{ const m = document.querySelector('#gan-status').innerText.match(/step (\\d+) \\//);"
                            f" return m && Number(m[1]) > {before}; }}", timeout=TIMEOUT_MS)  # still training
     page.locator("#gan-live img").first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#gan-train-tab input[aria-label=\"steps\"]')?.value === '5000'",
+                           timeout=TIMEOUT_MS)  # the form Train was pressed with is back
+    assert page.get_by_label("samples every").input_value() == "25"
     page.screenshot(path=str(screenshot_dir / "gan-after-reload.png"), full_page=True)
     page.get_by_role("button", name="Stop", exact=True).click()
     status.get_by_text("stopped").wait_for(timeout=30_000)

@@ -152,3 +152,31 @@ def test_train_pressed_the_moment_a_run_says_finished_starts_the_next(page):
     status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
     page.get_by_role("button", name="Train", exact=True).click()
     status.get_by_text("simple_cnn · digits #2").wait_for(timeout=TIMEOUT_MS)
+
+
+def test_a_reload_brings_back_the_form_train_was_pressed_with(page):
+    """A student's settings survive a reload: the network (with its knobs' controls and values),
+    the epochs, the batch size; the run itself streams on (test_a_reload_mid_training_…). A refused
+    value still gets its message on the field afterwards."""
+    open_train_tab(page)
+    page.locator("#train-network input").fill("resnet20")
+    page.get_by_role("option", name="resnet20", exact=True).click()
+    shortcut_b = page.get_by_role("radio", name="B", exact=True)  # resnet20's shortcut knob
+    shortcut_b.check(timeout=TIMEOUT_MS)
+    page.get_by_label("epochs", exact=True).fill("0.2")
+    batch = page.get_by_role("spinbutton", name="batch size", exact=True)
+    batch.fill("16")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator("#train-status").get_by_text("resnet20 · digits #1").wait_for(timeout=TIMEOUT_MS)
+    page.reload(wait_until="load")
+    open_train_tab(page)
+    page.wait_for_function("() => document.querySelector('#train-network input')?.value === 'resnet20'",
+                           timeout=TIMEOUT_MS)
+    assert page.get_by_label("epochs", exact=True).input_value() == "0.2"
+    assert batch.input_value() == "16"
+    shortcut_b.wait_for(timeout=TIMEOUT_MS)
+    assert shortcut_b.is_checked()
+    page.locator("#train-status").get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
+    page.get_by_label("epochs", exact=True).fill("0")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("epochs must be at least 0.1, got 0").wait_for(timeout=10_000)

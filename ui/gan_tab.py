@@ -38,7 +38,7 @@ from ui.i18n import say
 from ui.jobs import Job, raise_error, waiting_text
 from ui.replays import replay_controls, replays
 from ui.recipes_view import GAN_OUTPUTS, gan_preset_values, preset_dropdown
-from ui.sessions import Session, detach_page, page_load, session_for, stop_training, unique_name
+from ui.sessions import Session, detach_page, page_load, restore_form, session_for, stop_training, unique_name
 
 MAX_WIDTH = 128  # the paper's generator width; wider nets are GPU work and gigabytes of memory
 # The form's numbers: the controls show them, make_config reads them (ui.common.NumberField).
@@ -84,6 +84,8 @@ def gan_train(model: str = "dcgan", dataset: str = "digits", image_size: int = 3
     with user_errors():
         config = make_config(model, dataset, image_size, width, steps, lr, clip, n_critic, seed, sample_every)
     session = session_for(request)
+    session.forms["gan"] = dict(zip(TRAIN_INPUTS, (model, dataset, image_size, width, steps, lr, clip, n_critic, seed,
+                                                   sample_every)))  # what a reload puts back (restore_form)
     name = unique_name(f"{config.model} · {config.dataset}", session.generators)
     header = expectation(name, config, pick_device(config.device))
     session.start_job("gan", functools.partial(gan_work, session, name, header, config))
@@ -340,8 +342,11 @@ def generating_components() -> dict:
     return c
 
 
-def select_model(name):
-    return (gr.update(visible=name == "wgan"), gr.update(value=DEFAULT_STEPS[name]),
+def select_model(name, steps):
+    """The model's fields: its default steps (unless the student typed a number of their own, or a
+    reload put one back), the paper's learning rate, its second plot."""
+    default = steps in (None, "", *DEFAULT_STEPS.values())
+    return (gr.update(visible=name == "wgan"), gr.update(value=DEFAULT_STEPS[name]) if default else gr.update(),
             gr.update(info=f"blank or 0: the paper's ({PAPER_LR[name]:g})"),
             gr.update(label="the Wasserstein estimate (−critic loss): falls as samples improve"
                       if name == "wgan" else "D(x) and D(G(z)): the discriminator's outputs"))
@@ -379,7 +384,7 @@ def build_demo() -> gr.Blocks:
             return [c[name] for name in names]
 
         # --- training ---
-        c["model"].change(select_model, c["model"], by_name(["wgan_row", "steps", "lr", "second"]),
+        c["model"].change(select_model, by_name(["model", "steps"]), by_name(["wgan_row", "steps", "lr", "second"]),
                           api_visibility="private", **LIGHT)
         train_event = c["train_btn"].click(gan_train, by_name(TRAIN_INPUTS), TRAIN_OUTPUTS.of(c), api_name="gan_train",
                                            validator=validator(make_config, by_name(TRAIN_INPUTS)), **LIGHT)
@@ -411,6 +416,7 @@ def build_demo() -> gr.Blocks:
             **sample, api_visibility="private")
         # A reload (or a Wi-Fi blip) finds a run in progress and streams it on.
         loaded.then(rejoin, None, TRAIN_OUTPUTS.of(c), api_visibility="private", **LIGHT)
+        restore_form(loaded, "gan", {name: c[name] for name in TRAIN_INPUTS})  # and the form Train was pressed with
         demo.unload(detach_page)
     return demo
 

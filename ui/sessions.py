@@ -18,6 +18,7 @@ events. Values that only one tab's events use (the CAM tab's last maps) stay in 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -90,6 +91,7 @@ class Session:
     folder: Path
     runs: dict[str, Run] = field(default_factory=dict)
     generators: dict[str, str] = field(default_factory=dict)  # GAN tab: run name -> generator checkpoint
+    forms: dict[str, dict] = field(default_factory=dict)  # a tab's form as Train was last pressed (restore_form)
     stop: threading.Event = field(default_factory=threading.Event)
     job: Job | None = None  # the session's training job (ui.jobs): running, or the last one
     pages: set = field(default_factory=set)  # session_hash of every page load showing it now
@@ -180,6 +182,29 @@ def page_load(demo: gr.Blocks):
         attach_page(key, request)
 
     return demo.load(attach, key, None, js=IDENTITY_JS, api_visibility="private", concurrency_limit=None)
+
+
+# Puts a saved form's values into its fields in the browser; fields it does not hold keep theirs.
+FILL_JS = """(saved, ...current) => saved ? NAMES.map((name, i) => name in saved ? saved[name] : current[i]) : current"""
+
+
+def restore_form(loaded, tab: str, fields: dict) -> object:
+    """After `loaded` (a tab's page_load event): the form `tab`'s Train was last pressed with in
+    this browser (Session.forms[tab]) back in its `fields` (name -> component), so a reload or a
+    closed lid loses no student's settings. Returns the event that filled them.
+
+    The values go through a hidden JSON and are put in place in the browser (FILL_JS): an event
+    of the server that outputs to the fields would take over their status, and gradio would then
+    drop the message a validator puts on a field (measured: the Train and GAN tabs' refused-input
+    messages never showed)."""
+    saved = gr.JSON(visible=False)
+
+    def fetch(request: gr.Request):
+        return session_for(request).forms.get(tab)
+
+    fetched = loaded.then(fetch, None, saved, api_visibility="private", show_progress="hidden", concurrency_limit=None)
+    return fetched.then(None, [saved, *fields.values()], list(fields.values()), api_visibility="private",
+                        js=FILL_JS.replace("NAMES", json.dumps(list(fields))))
 
 
 def session_for(request: gr.Request | None) -> Session:

@@ -23,7 +23,7 @@ import gradio as gr
 
 from cnnzoo import data as datasets
 from cnnzoo.recipes import DEGRADATION_MODELS, DEGRADATION_RECIPE, RECIPES
-from cnnzoo.registry import list_models
+from cnnzoo.registry import list_models, model_knobs
 from cnnzoo.replay import Replay
 from cnnzoo.trainer import TrainConfig, Trainer
 from ui.calculator import TRACE_CONCURRENCY, form_triggers, training_estimate
@@ -38,7 +38,9 @@ from ui.recipes_view import (
     OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
     schedule_fields, train_recipe,
 )  # fmt: skip
-from ui.sessions import Run, Session, detach_page, page_load, session_for, stop_training, unique_name
+from ui.sessions import (
+    Run, Session, detach_page, page_load, restore_form, session_for, stop_training, unique_name,
+)  # fmt: skip
 from ui.replays import replay_controls, replays
 from ui.train_view import curve_outputs, final_line, live_status, report_view, status_line
 
@@ -81,6 +83,7 @@ def train_model(folder_zip=None, request: gr.Request = None, **form):
         config = config_from_form({**form, "folder_zip": folder_zip})
     session = session_for(request)
     start_training(session, [config])
+    session.forms["train"] = dict(form)  # what a reload of the page puts back (restore_form)
     yield from follow_runs(session, form.get("smoothing", 0.6))
 
 
@@ -287,6 +290,15 @@ def finished_view(session: Session, shown: list[Run], smoothing: float, report):
                    timeline=finished.files.get("cam_strip"))
 
 
+def restored_knobs(model_name, request: gr.Request):
+    """After a reload put the form back: the knob controls of its network, at the saved values where
+    Train was last pressed with that network; the recipe's normalisation (a gr.State: the server's)."""
+    form = session_for(request).forms.get("train") or {}
+    values = {name: form[name] for name in model_knobs(model_name) if form.get("model_name") == model_name
+              and form.get(name) is not None}
+    return [*knob_updates(model_name, ("num_classes",), values), form.get("normalisation") or gr.skip()]
+
+
 def resumable_choices(request: gr.Request):
     session = session_for(request)
     names = [r.name for r in session.runs.values() if r.status in ("stopped", "time_limit") and r.checkpoint]
@@ -303,6 +315,9 @@ def resumable_choices(request: gr.Request):
 FORM = ("model_name", *KNOBS, "dataset", "image_size", "epochs", "batch_size", "optimizer", "lr", "momentum",
         "weight_decay", "schedule", "augment", "label_smoothing", "seed", "train_subset", "val_fraction", "smoothing",
         "folder_zip", "cam_timeline", "probe_index")
+# What a reload puts back in the browser (ui.sessions.restore_form): the form but its upload and
+# the knobs (they follow their network, and the normalisation is the server's: restored_knobs).
+RESTORED = tuple(name for name in FORM if name not in (*KNOBS, "folder_zip"))
 
 
 def form_controls() -> dict[str, gr.components.Component]:
@@ -387,19 +402,24 @@ def build_demo() -> gr.Blocks:
         train_btn, stop_btn = c["train_btn"], c["stop_btn"]
         knob_inputs = [c[name] for name in KNOBS]
         outputs = OUTPUTS.of(c)
-        # The dataset decides the number of classes.
-        knobs_shown = gr.on([c["model_name"].input, demo.load], lambda name: knob_updates(name, hide=("num_classes",)),
-                            c["model_name"], knob_inputs, api_visibility="private", **LIGHT)
+        # The dataset decides the number of classes. On page load the form Train was last pressed
+        # with comes back (a reload), then the knobs of its network.
+        loaded = page_load(demo)
+        knobs_shown = c["model_name"].input(lambda name: knob_updates(name, hide=("num_classes",)), c["model_name"],
+                                            knob_inputs, api_visibility="private", **LIGHT)
+        restored = restore_form(loaded, "train", {name: c[name] for name in RESTORED}).then(
+            restored_knobs, c["model_name"], [*knob_inputs, c["normalisation"]], api_visibility="private", **LIGHT)
         # The time an epoch would take, before Train is pressed: after the knobs follow the model, and
         # whenever a setting it depends on changes.
         estimated = {name: c[name] for name in ("model_name", *KNOBS, "dataset", "image_size", "epochs", "train_subset")}
         quiet = dict(api_visibility="private", show_progress="hidden", **TRACE_CONCURRENCY)
-        knobs_shown.then(training_estimate, inputs_kwargs=estimated, outputs=c["estimate"], **quiet)
+        for shown in (knobs_shown, restored):
+            shown.then(training_estimate, inputs_kwargs=estimated, outputs=c["estimate"], **quiet)
         gr.on(form_triggers([estimated[name] for name in estimated if name != "model_name"]), training_estimate,
               inputs_kwargs=estimated, outputs=c["estimate"], trigger_mode="always_last",
               validator=validator(check_estimate, estimated), **quiet)
         # A reload (or a Wi-Fi blip) finds this browser's runs, and a run in progress streams on.
-        page_load(demo).then(rejoin, c["smoothing"], outputs, api_visibility="private", **LIGHT).then(
+        loaded.then(rejoin, c["smoothing"], outputs, api_visibility="private", **LIGHT).then(
             resumable_choices, None, c["resume_choice"], api_visibility="private", **LIGHT)
         c["dataset"].change(lambda d: gr.update(visible=d == "folder"), c["dataset"], c["folder_zip"],
                             api_visibility="private", **LIGHT)
