@@ -405,8 +405,9 @@ SAID: dict[str, str] = {
     "ETA {eta}": "남은 시간 {eta}",
     "lr {lr}": "학습률 {lr}",
     "test acc {acc}": "테스트 정확도 {acc}",
-    "**{name}** · training ended at step {step} · preparing the test report…":
-        "**{name}** · 스텝 {step}에서 학습 끝 · 테스트 보고서를 준비하는 중…",
+    "**{name}** · {ended} · preparing the test report…": "**{name}** · {ended} · 테스트 보고서를 준비하는 중…",
+    "training ended at step {step}": "스텝 {step}에서 학습 끝",
+    "stopped at step {step}": "스텝 {step}에서 정지됨",
     " · test accuracy **{acc}**": " · 테스트 정확도 **{acc}**",
     "finished": "완료",
     "stopped": "정지됨",

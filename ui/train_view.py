@@ -154,8 +154,10 @@ def status_line(run: Run, event) -> str:
         return f"**{run.name}** · {event.message}"
     if event.kind == "end":  # shown at once: the report that follows takes a moment. Not "finished"
         # yet: until the report is drawn the event still runs, and gradio drops a Train click meanwhile
-        return say("**{name}** · training ended at step {step} · preparing the test report…", name=run.name,
-                   step=event.step)
+        # A Stop is said at once, though: it is the answer to the student's click.
+        ended = "stopped at step {step}" if event.reason == "stopped" else "training ended at step {step}"
+        return say("**{name}** · {ended} · preparing the test report…", name=run.name,
+                   ended=say(ended, step=event.step))
     last_step = next((h for h in reversed(event.history) if h["kind"] == "step"), None)
     last_eval = next((h for h in reversed(event.history) if h["kind"] == "eval"), None)
     parts = [f"**{run.name}**", say("epoch {epoch} / {epochs}", epoch=f"{event.epoch:.2f}", epochs=f"{run.config['epochs']:g}"),
