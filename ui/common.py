@@ -80,7 +80,7 @@ LAUNCH_OPTIONS = dict(
     """,
     show_error=False,  # tracebacks stay in the server log; gr.Error messages still reach the user
     # Uploads (checkpoints, image folders, pictures) up to the size of the zoo's largest checkpoint
-    # (VGG-19 for ImageNet, 548 MiB; tests/test_zerogpu.py checks), or CNNZOO_MAX_UPLOAD_MB
+    # (VGG-19 for ImageNet, 548 MiB; tests/test_spaces.py checks), or CNNZOO_MAX_UPLOAD_MB
     max_file_size=f"{MAX_UPLOAD_MB:g}mb",
     # Worker threads for handlers: every page following a training job (ui.jobs) holds one while
     # it waits for news, so a class of thirty must not exhaust gradio's default 40.

@@ -19,7 +19,7 @@ requested duration. So a run trains in chunks:
   decorated functions may use, so "auto" means the CPU for everything else (the light tabs).
 
 Elsewhere `GPURun` trains in this process, as a plain `trainer.run(stop)` would: no chunks. Two
-environment variables exercise the ZeroGPU contract on any machine (tests/test_zerogpu.py):
+environment variables exercise the ZeroGPU contract on any machine (tests/test_spaces.py):
 CNNZOO_GPU_STANDIN=1 runs each decorated call in a forked process with pickled arguments and a
 duration limit (`forked`), and CNNZOO_GPU_CHUNK_S sets the chunk length.
 """
