@@ -1,5 +1,8 @@
 """A class's load on one server (issue #11 part 5): `python app.py` in its own process, driven
-over HTTP by simulated students, each with their own gradio_client session.
+over HTTP by simulated students, each a plain HTTP client of gradio's REST API (Student).
+
+Before class the teacher opens each page once (before_class: every traced network, a CAM, a
+sample, a walk), so no student waits for a model to load or a network's first trace.
 
 (a) The class model: STUDENTS students for --seconds; each thinks 3-8 s between clicks and then
     traces a model (Shapes), asks for a CAM of a random test image, samples the shipped GAN or
@@ -11,19 +14,21 @@ over HTTP by simulated students, each with their own gradio_client session.
     python benchmarks/load.py                  # the class model (90 s) and the closed loop (20 s)
     python benchmarks/load.py --seconds 30     # shorter
 
-A student's time is measured as gradio_client sees it: queueing, the handler, the reply and its
-files. The simulated students run on this machine too, and gradio_client is not light: the CPU
-line says how the cores were shared (on 2 cores with no one training, measured half and half).
+A student's time is what the page waits: queueing, the handler, the reply and its pictures'
+download. The simulated students run on this machine too: the CPU line says how the cores were
+shared. (With gradio_client as the students, they took as much CPU as the server.)
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,19 +43,95 @@ TRACED = ["resnet20", "resnet56", "simple_cnn", "densenet_bc_100_k12", "wide_res
           "vgg16", "googlenet_small"]  # the Shapes tab's choices, with its default knobs
 
 
-def light_request(client, rng: random.Random) -> str:
+class Student:
+    """One simulated student: a plain HTTP client of gradio's own REST API (POST /call/<api>, then
+    the event's server-sent stream) that keeps one session as a browser's page does, and fetches
+    the pictures of each answer as the page would. It costs the machine a small part of what a
+    gradio_client costs (gradio_client fetches the page's config and runs its own threads), so the
+    figure measures the server, not the clients. The session matters: gradio builds a session's
+    state from every component of the app (~25 ms of CPU here), once per page in a browser but
+    once per call for a client without one (gradio_client's v2 calls, measured with py-spy)."""
+
+    def __init__(self, url: str, endpoints: dict):
+        import httpx  # gradio's own dependency
+
+        self.url, self.http, self.endpoints = url.rstrip("/"), httpx.Client(timeout=300), endpoints
+        self.session_hash = uuid.uuid4().hex[:11]
+
+    @staticmethod
+    def endpoints_of(url: str) -> dict:
+        """{api_name: its parameters} of the app at `url` (gradio's /info, read once for a class)."""
+        import httpx
+
+        info = httpx.get(f"{url.rstrip('/')}/gradio_api/info", timeout=60).raise_for_status().json()
+        return {name.lstrip("/"): endpoint["parameters"] for name, endpoint in info["named_endpoints"].items()}
+
+    def call(self, api_name: str, **parameters):
+        """The endpoint's answer (its outputs' list). Any failure raises, its .endpoint the api_name."""
+        try:
+            return self._call(api_name, parameters)
+        except Exception as error:
+            error.endpoint = api_name
+            raise
+
+    def _call(self, api_name: str, parameters: dict):
+        from gradio_client.utils import construct_args  # named parameters in the endpoint's order
+
+        data = construct_args(self.endpoints[api_name], (), parameters)
+        posted = self.http.post(f"{self.url}/gradio_api/call/{api_name}",
+                                json={"data": data, "session_hash": self.session_hash})
+        posted.raise_for_status()
+        event = None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if event == "error":
+                        raise RuntimeError(f"/{api_name}: {data}")
+                    self.fetch_files(data)
+                    return data
+        raise RuntimeError(f"/{api_name}: the stream ended without an answer")
+
+    def fetch_files(self, value) -> None:
+        """Download every file an answer names, as the page's <img> tags would."""
+        if isinstance(value, dict):
+            if isinstance(value.get("url"), str):
+                self.http.get(value["url"]).raise_for_status()
+            for item in value.values():
+                self.fetch_files(item)
+        elif isinstance(value, list):
+            for item in value:
+                self.fetch_files(item)
+
+
+def light_request(student: Student, rng: random.Random) -> str:
     """One click of a student who is looking, not training; returns the endpoint's name."""
     kind = rng.choice(["trace", "cam_random_example", "gan_sample", "interpolate"])
     if kind == "trace":
-        client.predict(model_name=rng.choice(TRACED), api_name="/trace")
+        student.call("trace", model_name=rng.choice(TRACED))
     elif kind == "cam_random_example":
-        client.predict(model=CAM_MODEL, threshold=0.5, api_name="/cam_random_example")
+        student.call("cam_random_example", model=CAM_MODEL, threshold=0.5)
     elif kind == "gan_sample":
-        client.predict(GAN, rng.randrange(20), 8, api_name="/gan_sample")
+        student.call("gan_sample", generator=GAN, seed=rng.randrange(20), grid_side=8)
     else:
-        start, end = rng.randrange(20), rng.randrange(20)
-        client.predict(GAN, start, rng.randrange(64), end, rng.randrange(64), 8, "slerp", 16, api_name="/interpolate")
+        student.call("interpolate", generator=GAN, start_seed=rng.randrange(20), start_sample=rng.randrange(64),
+                     end_seed=rng.randrange(20), end_sample=rng.randrange(64), grid_side=8, mode="slerp",
+                     num_frames=16)
     return kind
+
+
+def before_class(url: str) -> None:
+    """What a teacher does before class: open each page once (every traced network, a CAM, a
+    sample, a walk), so the first student does not wait for a model to load or a trace to be made."""
+    teacher = Student(url, Student.endpoints_of(url))
+    for model_name in TRACED:
+        teacher.call("trace", model_name=model_name)
+    teacher.call("cam_random_example", model=CAM_MODEL, threshold=0.5)
+    teacher.call("gan_sample", generator=GAN, seed=0, grid_side=8)
+    teacher.call("interpolate", generator=GAN, start_seed=0, start_sample=0, end_seed=1, end_sample=0, grid_side=8,
+                 mode="slerp", num_frames=16)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -59,17 +140,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def connect(url: str, n: int) -> list:
-    from gradio_client import Client
-
-    with ThreadPoolExecutor(6) as pool:  # each fetches the page's config, as a browser does
-        return list(pool.map(lambda _: Client(url, analytics_enabled=False, verbose=False,
-                                              httpx_kwargs={"timeout": 120}), range(n)))
-
-
 def class_model(url: str, seconds: float, trainers: int = TRAINERS, seed: int = 0) -> dict[str, list[tuple[float, bool]]]:
     """{endpoint: [(seconds, ok)]} of STUDENTS students for `seconds`, `trainers` of them training."""
-    clients = connect(url, STUDENTS)
+    endpoints = Student.endpoints_of(url)
+    clients = [Student(url, endpoints) for _ in range(STUDENTS)]
     timings: dict[str, list[tuple[float, bool]]] = {}
     lock = threading.Lock()
     end = time.monotonic() + seconds
@@ -82,7 +156,7 @@ def class_model(url: str, seconds: float, trainers: int = TRAINERS, seed: int = 
             started = time.perf_counter()
             try:
                 if index < trainers:
-                    client.predict(api_name="/train")  # the Train tab's defaults
+                    client.call("train")  # the Train tab's defaults
                     kind = "train"
                 else:
                     kind = light_request(client, rng)
@@ -105,7 +179,8 @@ def class_model(url: str, seconds: float, trainers: int = TRAINERS, seed: int = 
 
 def closed_loop(url: str, seconds: float) -> float:
     """Requests per second of CLOSED clients sending light requests back to back."""
-    clients = connect(url, CLOSED)
+    endpoints = Student.endpoints_of(url)
+    clients = [Student(url, endpoints) for _ in range(CLOSED)]
     done = [0] * CLOSED
     end = time.monotonic() + seconds
 
@@ -133,6 +208,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cpu_cores: {os.cpu_count()}")
     with served_app() as (url, server):
+        started = time.perf_counter()
+        before_class(url)
+        print(f"before class (each page opened once): {time.perf_counter() - started:.1f} s")
         before = cpu_seconds(server), time.process_time()
         timings = class_model(url, args.seconds, args.trainers)
         # The students' clients run on this machine too: what they cost is CPU the server lacked.

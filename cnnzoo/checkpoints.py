@@ -33,6 +33,7 @@ import torch.nn as nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from cnnzoo.cache import KeyedCache
 from cnnzoo.files import atomic_write, json_ready
 from cnnzoo.registry import create_model, get_entry, seeded_model
 
@@ -300,13 +301,28 @@ def shipped(kind: str | None = None, dataset: str | None = None, folder: str | o
     folder = Path(CHECKPOINT_DIR if folder is None else folder)
     found = []
     for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        listed = _listing(path)
+        if listed is not None and kind in (None, listed[0]) and dataset in (None, listed[1]):
+            found.append(path)
+    return sorted(found, key=lambda p: p.name != first)
+
+
+# What shipped() needs of a file, read once per version of it: the app lists the shipped
+# checkpoints at every click of a class (reading each header again was ~7% of its CPU).
+_listed: KeyedCache[tuple | None] = KeyedCache(max_entries=256)
+
+
+def _listing(path: Path) -> tuple[str, str | None] | None:
+    """(kind, dataset) of a checkpoint file, None for a file that is not a cnnzoo checkpoint."""
+    def read():
         try:
             meta = read_checkpoint_meta(path)
-            if (kind is None or checkpoint_kind(meta) == kind) and (dataset is None or meta.get("dataset") == dataset):
-                found.append(path)
+            return checkpoint_kind(meta), meta.get("dataset")
         except ValueError:
-            continue
-    return sorted(found, key=lambda p: p.name != first)
+            return None
+
+    stat = path.stat()
+    return _listed.get((str(path), stat.st_mtime_ns, stat.st_size), read)
 
 
 # ----------------------------------------------------------------------------------------

@@ -138,17 +138,31 @@ def to_pil(picture):
     return Image.fromarray(array)
 
 
-def save_png(picture, path: str | os.PathLike, compress_level: int = 6) -> Path:
-    """Write a uint8 (H, W, C) picture as a PNG, atomically (a web server sending the file at that
-    moment sends the old one or the new one, never half of one); returns the path.
-    compress_level 1 writes ~3× faster than the default 6, a little larger: for live redraws."""
+def png_bytes(picture, compress_level: int = 6) -> bytes:
+    """A uint8 (H, W, C) picture encoded as a PNG file's bytes. compress_level 1 encodes ~3× faster
+    than the default 6, a little larger: for live redraws."""
     buffer = io.BytesIO()
     to_pil(picture).save(buffer, format="PNG", compress_level=compress_level)
-    return atomic_write(path, buffer.getvalue(), durable=False)
+    return buffer.getvalue()
+
+
+def save_png(picture, path: str | os.PathLike, compress_level: int = 6) -> Path:
+    """Write a uint8 (H, W, C) picture as a PNG (png_bytes), atomically (a web server sending the
+    file at that moment sends the old one or the new one, never half of one); returns the path."""
+    return atomic_write(path, png_bytes(picture, compress_level), durable=False)
 
 
 def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, grey_levels: int = 16,
              loop: bool = True) -> Path:
+    """Write gif_bytes(frames, fps, grey_levels, loop) to `path` atomically (a browser never gets
+    half a GIF); returns the path (a new temp file when path is None)."""
+    data = gif_bytes(frames, fps, grey_levels, loop)
+    path = Path(path) if path is not None else temp_path("anim-", ".gif")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, data, durable=False)
+
+
+def gif_bytes(frames, fps: float = 10.0, grey_levels: int = 16, loop: bool = True) -> bytes:
     """Encode uint8 frames (T, H, W, C) with C = 1 or 3 (or (T, H, W) grey) as an animated GIF.
 
     A GIF holds at most 256 colours per frame. Grey frames are stored as grey with
@@ -159,7 +173,7 @@ def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, g
     few frames; letting the encoder compute a palette per frame was ~5× slower. Pillow stores
     only the changed rectangle of each frame, and a frame identical to the one before as a
     longer display of that one (so such a GIF has fewer frames than given, same play time).
-    Returns the path (a new temp file when path is None).
+    Returns the GIF file's bytes.
     """
     array = np.asarray(frames.numpy() if isinstance(frames, torch.Tensor) else np.stack(list(frames)))
     if array.ndim == 3:
@@ -172,9 +186,6 @@ def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, g
         raise ValueError(f"grey_levels must be from 2 to 256, got {grey_levels}")
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    path = Path(path) if path is not None else temp_path("anim-", ".gif")
-    path.parent.mkdir(parents=True, exist_ok=True)
-
     if array.shape[3] == 1:
         step = 255 / (grey_levels - 1)  # snap every pixel to the nearest of the levels
         grey = (np.round(np.round(array[..., 0] / step) * step)).astype(np.uint8)
@@ -189,7 +200,7 @@ def save_gif(frames, path: str | os.PathLike | None = None, fps: float = 10.0, g
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
                    duration=round(1000 / fps), optimize=array.shape[3] == 1, **looping)
-    return atomic_write(path, buffer.getvalue(), durable=False)  # a browser never gets half a GIF
+    return buffer.getvalue()
 
 
 # ----------------------------------------------------------------------------------------

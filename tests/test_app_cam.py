@@ -559,3 +559,32 @@ def test_every_shipped_checkpoint_works_in_the_cam_tab(checkpoint):
 def test_importing_the_tab_writes_nothing_beside_its_source():
     # gradio writes a .pyi beside the source of any gr.Component subclass it sees defined
     assert not Path(ui.cam_tab.__file__).with_suffix(".pyi").exists()
+
+
+def test_a_cam_is_computed_once_per_model_picture_and_truth_and_drawn_once_per_settings(monkeypatch):
+    # A class clicks the same thumbnails (benchmarks/load.py): one forward pass, one drawing each.
+    calls = {"forward": 0, "draw": 0}
+    real_topk, real_draw = ui.cam_view.cam_topk, ui.cam_view.draw_view
+
+    def counted(name, real):
+        return lambda *args, **kwargs: calls.__setitem__(name, calls[name] + 1) or real(*args, **kwargs)
+
+    monkeypatch.setattr(ui.cam_view, "cam_topk", counted("forward", real_topk))
+    monkeypatch.setattr(ui.cam_view, "draw_view", counted("draw", real_draw))
+    ui.cam_view._views.clear(), ui.cam_view._drawings.clear()
+    model = "shipped:" + ui.cam_models.DEFAULT_CHECKPOINT
+    settings = (3, "jet", 0.5, "largest", 0.5)
+    page_a, page_b = SimpleNamespace(session_hash="cam-cache-a"), SimpleNamespace(session_hash="cam-cache-b")
+    first = dict(zip(ui.cam_tab.PICK_OUTPUTS.names, ui.cam_tab.show_example(model, 4, settings, page_a)))
+    again = dict(zip(ui.cam_tab.PICK_OUTPUTS.names, ui.cam_tab.show_example(model, 4, settings, page_b)))
+    assert calls == {"forward": 1, "draw": 1}
+    assert first["download"] != again["download"]  # each page its own file ...
+    assert Path(first["download"]).read_bytes() == Path(again["download"]).read_bytes()  # ... of the same pixels
+    assert first["summary"] == again["summary"] and "IoU" in first["summary"]  # the probe's truth kept: a shapes image
+    ui.cam_tab.show_example(model, 4, (3, "jet", 0.5, "largest", 0.3), page_a)  # another threshold: drawn, not run
+    assert calls == {"forward": 1, "draw": 2}
+    ui.cam_tab.show_example(model, 5, settings, page_a)  # another picture
+    assert calls == {"forward": 2, "draw": 3}
+    # The same pixels uploaded (no probe: no truth) are another view: no box it does not have.
+    upload = ui.cam_tab.cam(model, first["image"], *settings, probe=None, request=page_a)
+    assert calls["forward"] == 3 and "IoU" not in upload[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from gradio_client import Client
 
 STUDENTS = 30
@@ -58,8 +59,13 @@ def test_every_click_of_the_load_benchmark_is_answered(app_url):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import load
 
-    client = Client(app_url, analytics_enabled=False, verbose=False, httpx_kwargs={"timeout": 60})
+    student = load.Student(app_url, load.Student.endpoints_of(app_url))  # gradio's REST API, one session
     rng, seen = random.Random(0), set()
     while len(seen) < 4:
-        seen.add(load.light_request(client, rng))
+        seen.add(load.light_request(student, rng))
     assert seen == {"trace", "cam_random_example", "gan_sample", "interpolate"}
+    table, totals, figure = student.call("trace", model_name="resnet20")  # the answer itself, by name
+    assert "269,722" in totals and figure["type"] == "matplotlib"
+    with pytest.raises(RuntimeError, match="6n \+ 2") as refused:  # a refusal is a failure, named
+        student.call("trace", model_name="resnet_cifar", depth=21)
+    assert refused.value.endpoint == "trace"

@@ -204,3 +204,32 @@ def test_the_shipped_gan_records_replay_with_their_grids_and_scrub(app_url):
     # a record shipped without its weights: the curves and the GIF, said plainly
     *_, status, grid, score, gif, files, generator = client.predict("wgan-digits", 256, 95, api_name="/gan_replay")
     assert "its weights are not shipped" in status and gif.endswith(".gif")
+
+
+def test_a_grid_and_a_walk_are_drawn_once_per_generator_and_seed_and_each_page_gets_its_own_file(monkeypatch):
+    # A class samples the same seeds over and over (benchmarks/load.py): each grid is drawn once.
+    from types import SimpleNamespace
+
+    import ui.gan_generate as generate
+
+    drawn = []
+    real_sample_grid, real_walk = generate.sample_grid, generate.walk
+    monkeypatch.setattr(generate, "sample_grid", lambda G, seed, **kw: drawn.append(("grid", seed)) or real_sample_grid(G, seed=seed, **kw))
+    monkeypatch.setattr(generate, "walk", lambda *args: drawn.append(("walk",)) or real_walk(*args))
+    generate._drawn.clear()
+    page_a, page_b = SimpleNamespace(session_hash="cache-page-a"), SimpleNamespace(session_hash="cache-page-b")
+    first = generate.gan_sample(SHIPPED, 7, 3, request=page_a)[0]
+    again = generate.gan_sample(SHIPPED, 7, 3, request=page_b)[0]
+    assert drawn == [("grid", 7)]
+    assert first != again and open(first, "rb").read() == open(again, "rb").read()  # its own file, the same pixels
+    other = generate.gan_sample(SHIPPED, 8, 3, request=page_a)[0]
+    assert drawn == [("grid", 7), ("grid", 8)] and open(other, "rb").read() != open(first, "rb").read()
+    generate.gan_sample(SHIPPED, 7, 4, request=page_a)  # another grid size: other samples
+    assert drawn[-1] == ("grid", 7) and len(drawn) == 3
+
+    walk_a = generate.gan_interpolate(SHIPPED, 1, 0, 2, 5, 3, "slerp", 6, request=page_a)
+    walk_b = generate.gan_interpolate(SHIPPED, 1, 0, 2, 5, 3, "slerp", 6, request=page_b)
+    assert drawn.count(("walk",)) == 1 and walk_a[1] != walk_b[1]
+    assert iio.imread(walk_b[1]).shape[0] == 6 and open(walk_a[0], "rb").read() == open(walk_b[0], "rb").read()
+    generate.gan_interpolate(SHIPPED, 1, 0, 2, 5, 3, "linear", 6, request=page_a)
+    assert drawn.count(("walk",)) == 2

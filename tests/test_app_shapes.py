@@ -289,3 +289,24 @@ def test_a_trace_is_made_once_per_network_knobs_and_input(monkeypatch):
     with pytest.raises(ValueError):
         calculator.meta_trace("resnet_cifar", {"depth": 21}, (3, 32, 32))  # not 6n + 2: refused, nothing kept
     assert len(calculator._traces) == 2
+
+
+def test_what_a_trace_shows_is_drawn_once_per_network_knobs_and_input(monkeypatch):
+    # Drawing the figure took ~0.4 s of CPU a request, more than the (cached) trace itself.
+    import ui.shapes_tab as shapes_tab
+
+    drawn = []
+    real = shapes_tab.shape_figure
+    monkeypatch.setattr(shapes_tab, "shape_figure", lambda name, result: drawn.append(name) or real(name, result))
+    shapes_tab._shown.clear()
+    from cnnzoo.registry import model_knobs
+    from ui.common import KNOBS
+
+    knobs = {name: value for name, value in model_knobs("resnet20").items() if name in KNOBS}
+    form = dict(model_name="resnet20", input_channels=3, input_height=32, input_width=32, **knobs)
+    table, totals, figure = shapes_tab.trace_model(**form)
+    again = shapes_tab.trace_model(**form)
+    assert drawn == ["resnet20"] and again[1] == totals and again[2] is figure
+    assert numbers(totals)["params"] == 269_722 and figure.type == "matplotlib" and figure.plot.startswith("data:image/png")
+    shapes_tab.trace_model(**{**form, "input_height": 64, "input_width": 64})
+    assert drawn == ["resnet20", "resnet20"]

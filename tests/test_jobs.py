@@ -1,4 +1,6 @@
 """Training that outlives the page (ui.jobs) and sessions that outlive a page load (ui.sessions)."""
+import os
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -137,3 +139,24 @@ def test_page_stops_stop_only_their_own_pages_request():
     assert not again.is_set() and stops.stop(mine) and again.is_set()
     stops.done(mine, again)
     assert not stops.stop(mine)  # nothing of that page runs any more
+
+
+def thread_nice(native_id: int) -> int:
+    """A thread's Linux nice value, from /proc (field 19 of its stat line)."""
+    fields = open(f"/proc/self/task/{native_id}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_training_job_computes_at_a_lower_priority_than_the_pages_and_a_replay_does_not():
+    seen = {}
+
+    def work(job):
+        seen[job.kind] = thread_nice(threading.get_native_id())
+
+    pages = os.getpriority(os.PRIO_PROCESS, 0)
+    for job in (queue_job(Job("train", work)), queue_job(Job("replay", work, needs_slot=False))):
+        job.thread.join(10)
+    assert seen["train"] == min(19, pages + jobs.TRAIN_NICE) and jobs.TRAIN_NICE > 0
+    assert seen["replay"] == pages  # a replay trains nothing: it draws for the page at the page's priority
+    assert thread_nice(threading.get_native_id()) == pages  # the pages' threads keep theirs

@@ -30,19 +30,28 @@ TRACE_CONCURRENCY = dict(concurrency_id="trace", concurrency_limit=4)
 _traces: KeyedCache[TraceResult] = KeyedCache(max_entries=64)
 
 
+def trace_knobs(model_name: str, knobs: dict, input_size: tuple) -> dict:
+    """The knobs a trace builds the network with: its input channels follow input_size[0]."""
+    return {**knobs, "in_channels": input_size[0]} if "in_channels" in model_knobs(model_name) else knobs
+
+
+def trace_key(model_name: str, knobs: dict, input_size: tuple) -> tuple:
+    """What makes a trace (and anything drawn from it alone) the same: network, knobs, input."""
+    return model_name, tuple(sorted(trace_knobs(model_name, knobs, input_size).items())), tuple(input_size)
+
+
 def meta_trace(model_name: str, knobs: dict, input_size: tuple) -> TraceResult:
     """Trace `model_name` built with `knobs` on PyTorch's "meta" device (shapes, no memory, no
     weight initialisation), its input channels matching input_size[0]. ValueError for a bad knob
     or an input the network cannot take. Cached: the same arguments give the same (shared) result."""
-    if "in_channels" in model_knobs(model_name):
-        knobs = {**knobs, "in_channels": input_size[0]}
+    knobs = trace_knobs(model_name, knobs, input_size)
 
     def traced() -> TraceResult:
         with torch.device("meta"):
             model = create_model(model_name, **knobs)
         return trace(model, input_size, device="meta")
 
-    return _traces.get((model_name, tuple(sorted(knobs.items())), tuple(input_size)), traced)
+    return _traces.get(trace_key(model_name, knobs, input_size), traced)
 
 
 def seconds_text(seconds: float) -> str:

@@ -118,7 +118,7 @@ def cam(model: str, image: str | None, top_k: int = 3, colormap: str = "jet", op
     with user_errors():
         cm = resolve_model(model, session)
         picture = load_image(image, channels=cm.input_size[0], size=cm.input_size[-1])  # (C, side, side) uint8
-        view = compute_view(cm, picture, known_truth(cm, probe, picture))
+        view = compute_view(cm, picture, known_truth(cm, probe, picture), model_identity(model, session))
         return CAM_OUTPUTS(**view_values(view, top_k, colormap, opacity, box_mode, threshold, session))
 
 

@@ -4,6 +4,7 @@ the threshold slider can move the box live.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from matplotlib.figure import Figure
 from cnnzoo.cam import PAPER_THRESHOLD, LocalisationResult, cam_boxes, cam_topk
 from cnnzoo.boxes import box_iou
 from cnnzoo.data import normalize
-from cnnzoo.viz import caption_below, overlay_cam, save_png, side_by_side, whole_scale
+from cnnzoo.cache import KeyedCache
+from cnnzoo.files import atomic_write
+from cnnzoo.viz import caption_below, overlay_cam, png_bytes, side_by_side, whole_scale
 from ui.cam_models import CamModel
 
 MAX_TOP_K = 5  # maps computed per image; the top-k slider shows 1..5 of them
@@ -38,24 +41,41 @@ class CamView:
     true_box: list[float] | None = None
     dataset: str | None = None  # what the model was trained on (None: unknown, or ImageNet's)
     classes: int = 0  # how many classes it knows
+    key: tuple | None = None  # (model file, picture content, truth) when cached (compute_view)
 
 
-def compute_view(cm: CamModel, image: torch.Tensor, truth: tuple[int, list[float] | None] | None = None) -> CamView:
+# A CAM is deterministic: the same model file, picture and truth give the same view, and the same
+# view drawn with the same settings the same pictures. Both are made once and shared by a class
+# (thirty students clicking the first thumbnail cost one forward pass and one drawing); each page
+# still gets files of its own, in its own folder.
+_views: KeyedCache[CamView] = KeyedCache(max_entries=256, max_bytes=64_000_000,
+                                         size=lambda view: view.image.nbytes + view.maps.nbytes)
+_drawings: KeyedCache[Drawing] = KeyedCache(max_entries=256, max_bytes=96_000_000, size=lambda d: d.nbytes)
+
+
+def compute_view(cm: CamModel, image: torch.Tensor, truth: tuple[int, list[float] | None] | None = None,
+                 model_identity: tuple | None = None) -> CamView:
     """Run the model once on a uint8 (C, H, W) picture at its input size and keep the top maps;
-    truth: (label, box or None) when the picture is a test image the tab showed itself."""
+    truth: (label, box or None) when the picture is a test image the tab showed itself.
+    With the model's identity (its file, ui.cam_models.model_identity) the view is cached by
+    (model, picture content, truth)."""
+    if model_identity is None:
+        return _forward(cm, image, truth, None)
+    content = hashlib.sha1(image.contiguous().numpy().tobytes()).hexdigest()
+    known = None if truth is None else (truth[0], None if truth[1] is None else tuple(truth[1]))
+    key = (model_identity, content, tuple(image.shape), known)
+    return _views.get(key, lambda: _forward(cm, image, truth, key))
+
+
+def _forward(cm: CamModel, image: torch.Tensor, truth, key: tuple | None) -> CamView:
     result = cam_topk(cm.model, normalize(image[None], cm.mean, cm.std), k=min(MAX_TOP_K, len(cm.class_names)))
     return CamView(
         model_name=cm.name, image=image, maps=result.maps[0].cpu(),
         class_names=[cm.class_names[c] for c in result.classes[0].tolist()], probs=result.probs[0].tolist(),
         label=result.label, method=result.method,
         true_label=cm.class_names[truth[0]] if truth else None, true_box=truth[1] if truth else None,
-        dataset=cm.dataset, classes=len(cm.class_names),
+        dataset=cm.dataset, classes=len(cm.class_names), key=key,
     )  # fmt: skip
-
-
-def write_png(picture, path: Path) -> str:
-    """A picture of a live view (the slider redraws it) as a PNG, written fast and atomically."""
-    return str(save_png(picture, path, compress_level=1))
 
 
 def box_text(box) -> str:
@@ -63,17 +83,41 @@ def box_text(box) -> str:
     return f"({x0}, {y0})–({x1}, {y1})"
 
 
-def render_view(view: CamView, top_k, colormap: str, opacity: float, box_mode: str, threshold: float, folder: Path):
-    """(gallery, summary, probabilities, download) for a CamView; no forward pass.
+@dataclass(frozen=True)
+class Drawing:
+    """A CamView drawn with one set of display settings: PNG bytes and the texts beside them."""
 
-    The gallery is the input as the model saw it, then one overlay per class with its box
-    (white) and, for a test image with a known box, the true box (green).
-    """
+    gallery: list[tuple[bytes, str]]  # the input, then one overlay per class, with captions
+    download: bytes  # all of them side by side, with long captions
+    label: str
+    summary: str
+    probabilities: dict[str, float]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(png) for png, _ in self.gallery) + len(self.download)
+
+
+def render_view(view: CamView, top_k, colormap: str, opacity: float, box_mode: str, threshold: float, folder: Path):
+    """(gallery, summary, probabilities, download) for a CamView, as files in `folder`; no forward
+    pass. Drawings of a cached view are cached too (by view and settings)."""
     try:
         k = max(1, min(int(top_k), len(view.class_names)))
     except (TypeError, ValueError):
         raise ValueError(f"top-k must be a whole number from 1 to {MAX_TOP_K}, got {top_k!r}") from None
-    threshold = float(threshold)
+    settings = (k, colormap, float(opacity), box_mode, float(threshold))
+    drawing = (draw_view(view, *settings) if view.key is None
+               else _drawings.get((view.key, settings), lambda: draw_view(view, *settings)))
+    # compress_level 1 (in draw_view): a live view, the slider redraws it; written atomically.
+    gallery = [(str(atomic_write(folder / f"cam-{i}.png", png, durable=False)), caption)
+               for i, (png, caption) in enumerate(drawing.gallery)]
+    download = str(atomic_write(folder / "cam-overlays.png", drawing.download, durable=False))
+    return gr.update(value=gallery, label=drawing.label), drawing.summary, drawing.probabilities, download
+
+
+def draw_view(view: CamView, k: int, colormap: str, opacity: float, box_mode: str, threshold: float) -> Drawing:
+    """The top-k overlays of a CamView: the input as the model saw it, then one overlay per class
+    with its box (white) and, for a test image with a known box, the true box (green)."""
     h, w = view.image.shape[1:]
     side = max(h, w) * whole_scale(max(h, w), DISPLAY_SIDE)
     boxes = cam_boxes(view.maps[:k], threshold, mode=box_mode, size=(h, w))  # (k, 4) in image pixels
@@ -89,12 +133,14 @@ def render_view(view: CamView, top_k, colormap: str, opacity: float, box_mode: s
         caption = f"{j + 1}. {view.class_names[j]} {view.probs[j]:.1%}"
         pictures.append((overlay, caption, caption + (f" · IoU {ious[j]:.2f}" if ious is not None else "")))
 
-    gallery = [(write_png(p, folder / f"cam-{i}.png"), caption) for i, (p, caption, _) in enumerate(pictures)]
-    download = write_png(side_by_side([caption_below(p, long) for p, _, long in pictures], gap=4),
-                         folder / "cam-overlays.png")
-    probabilities = {name: p for name, p in zip(view.class_names[:k], view.probs[:k])}
-    label = f"{view.label}: top-{k} classes (white box: threshold {threshold:.2f}" + (", green: true box)" if view.true_box else ")")
-    return gr.update(value=gallery, label=label), summary_text(view, boxes, ious, box_mode, threshold), probabilities, download
+    return Drawing(
+        gallery=[(png_bytes(p, compress_level=1), caption) for p, caption, _ in pictures],
+        download=png_bytes(side_by_side([caption_below(p, long) for p, _, long in pictures], gap=4), compress_level=1),
+        label=f"{view.label}: top-{k} classes (white box: threshold {threshold:.2f}"
+              + (", green: true box)" if view.true_box else ")"),
+        summary=summary_text(view, boxes, ious, box_mode, threshold),
+        probabilities={name: p for name, p in zip(view.class_names[:k], view.probs[:k])},
+    )  # fmt: skip
 
 
 def summary_text(view: CamView, boxes, ious, box_mode: str, threshold: float) -> str:

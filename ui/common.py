@@ -349,6 +349,16 @@ class LinePlotLines:
         return added
 
 
+def drawn(figure) -> "gr.components.plot.PlotData":
+    """A matplotlib figure as a gr.Plot(format="png") shows it: drawn now, once. Keep what this
+    returns to show the same figure again without drawing it again (a ResNet-56's shape figure
+    takes ~0.4 s of CPU to draw; a class asks for it thirty times)."""
+    from gradio.components.plot import PlotData
+    from gradio.processing_utils import encode_plot_to_base64
+
+    return PlotData(type="matplotlib", plot=encode_plot_to_base64(figure, "png"))
+
+
 def controls_and_view(controls, view, *, min_width: int = 280, view_scale: int = 2) -> dict:
     """The tabs' layout: the controls in a narrow column on the left (at least `min_width` pixels)
     and what they show in a wide one on the right. Both builders return their components by

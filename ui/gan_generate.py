@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import torch
@@ -18,7 +19,8 @@ from cnnzoo.cache import KeyedCache
 from cnnzoo.gan_trainer import FINAL_SCORE_SAMPLES
 from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
-from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, grid_index, make_grid, save_gif, save_png, whole_scale
+from cnnzoo.files import atomic_write
+from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, gif_bytes, grid_index, make_grid, png_bytes, whole_scale
 from ui.common import Outputs, number, user_errors
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session, session_for
@@ -87,10 +89,31 @@ def display_scale(image_size: int) -> int:
     return max(1, 64 // int(image_size))
 
 
+def png_of(picture: torch.Tensor, scale: int = 2) -> bytes:
+    """A uint8 (H, W, C) picture enlarged `scale`× by whole pixels, as PNG bytes."""
+    return png_bytes(enlarge(picture, scale))
+
+
 def show_picture(picture: torch.Tensor, session: Session, kind: str, scale: int = 2) -> str:
     """A uint8 (H, W, C) picture enlarged `scale`× by whole pixels, as a new PNG of the page."""
     path = session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}.png"
-    return str(save_png(enlarge(picture, scale), path))
+    return str(atomic_write(path, png_of(picture, scale), durable=False))
+
+
+# Grids and walks are deterministic: the same generator file, latent points and drawing give the
+# same pixels. Each is drawn and encoded once and shared by a class (thirty students pressing
+# "sample" on seed 0 cost one); every page still gets a file of its own, in its own folder.
+_drawn: KeyedCache[tuple[bytes, ...]] = KeyedCache(max_entries=256, max_bytes=96_000_000,
+                                                    size=lambda files: sum(map(len, files)))
+
+
+def page_files(session: Session, kind: str, suffixes: tuple[str, ...], key: tuple,
+               draw: Callable[[], tuple[bytes, ...]]) -> list[str]:
+    """The files drawn for `key` (draw() the first time: one bytes per suffix), written as new
+    files of this page: the same name for all, one suffix each."""
+    stem = session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}"
+    return [str(atomic_write(stem.with_suffix(suffix), data, durable=False))
+            for suffix, data in zip(suffixes, _drawn.get(key, draw))]
 
 
 def checked_side(value) -> int:
@@ -121,8 +144,10 @@ def gan_sample(generator: str, seed: int = 0, grid_side: int = 8, request: gr.Re
     with user_errors():
         side, seed = checked_side(grid_side), number(seed, "seed", int)
         G, _ = GENERATORS.load(generator, session)
+        identity = file_key(GENERATORS.path(generator, session))
     scale = display_scale(G.image_size)
-    picture = show_picture(sample_grid(G, seed=seed, n=side * side, nrow=side), session, "grid", scale)
+    picture, = page_files(session, "grid", (".png",), ("grid", identity, seed, side),
+                          lambda: (png_of(sample_grid(G, seed=seed, n=side * side, nrow=side), scale),))
     shown = dict(generator=generator, seed=seed, side=side, image_size=G.image_size, scale=scale)
     return picture, generator_text(generator, session), shown
 
@@ -149,14 +174,18 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
         G, _ = GENERATORS.load(generator, session)
         z0 = latent_point(start_seed, start_sample, side, G.latent_dim)
         z1 = latent_point(end_seed, end_sample, side, G.latent_dim)
-        samples = walk(G, z0, z1, frames, mode)[:, 0]  # (T, C, S, S)
-    tag = f"walk-{mode}-{uuid.uuid4().hex[:10]}"
-    strip = show_picture(make_grid(samples, nrow=min(frames, 16), **SAMPLE_GRID_STYLE), session, tag,
-                         display_scale(G.image_size))  # rows of 16 frames
-    singles = [make_grid(sample[None], **SAMPLE_GRID_STYLE) for sample in samples]  # every frame the same size
-    scale = whole_scale(singles[0].shape[0], GIF_SIDE)
-    gif_frames = torch.stack([enlarge(frame, scale) for frame in singles])
-    gif = str(save_gif(gif_frames, Path(strip).with_suffix(".gif"), fps=12))
+        ends = (int(start_seed), int(start_sample), int(end_seed), int(end_sample))
+        key = ("walk", file_key(GENERATORS.path(generator, session)), ends, side, mode, frames)
+
+        def draw() -> tuple[bytes, bytes]:
+            samples = walk(G, z0, z1, frames, mode)[:, 0]  # (T, C, S, S)
+            strip = png_of(make_grid(samples, nrow=min(frames, 16), **SAMPLE_GRID_STYLE),
+                           display_scale(G.image_size))  # rows of 16 frames
+            singles = [make_grid(sample[None], **SAMPLE_GRID_STYLE) for sample in samples]  # all one size
+            scale = whole_scale(singles[0].shape[0], GIF_SIDE)
+            return strip, gif_bytes(torch.stack([enlarge(frame, scale) for frame in singles]), fps=12)
+
+        strip, gif = page_files(session, f"walk-{mode}", (".png", ".gif"), key, draw)
     return strip, gif, [strip, gif]
 
 

@@ -19,6 +19,8 @@ import contextlib
 import contextvars
 import html
 import logging
+import os
+import sys
 import threading
 import time
 from typing import Callable
@@ -33,6 +35,10 @@ MAX_WAITING = 64
 _waiting = 0
 _waiting_lock = threading.Lock()
 log = logging.getLogger(__name__)
+# How much lower than the pages' requests a training job computes (a Linux nice value, 0-19).
+# A class's two runs then no longer slow thirty students' traces and CAMs (benchmarks/load.py);
+# with nothing else to do, a run still has every core.
+TRAIN_NICE = int(os.environ.get("CNNZOO_TRAIN_NICE", 10))
 
 
 class Job:
@@ -105,6 +111,8 @@ class Job:
                         _waiting -= 1
                 self.waiting = False
                 self.publish()
+                if self.needs_slot:
+                    yield_to_pages()
                 self.work(self)
         except ValueError as error:  # the user's settings or data: the message says what to do
             self.error = str(error)
@@ -114,6 +122,18 @@ class Job:
         finally:
             self.done = True
             self.publish()  # the end, shown at once
+
+
+def yield_to_pages(nice: int = TRAIN_NICE) -> None:
+    """Lower the CPU priority of the calling thread, and of the threads it starts from now on
+    (torch's OpenMP workers for this thread are among them), by `nice`. Linux only: elsewhere a
+    nice value is the whole process's, pages included, so nothing changes. A priority once
+    lowered cannot be raised back without privileges: call it only in a thread of its own."""
+    if sys.platform.startswith("linux") and nice > 0:
+        try:  # on Linux, PRIO_PROCESS with a thread id sets that thread's nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+        except OSError as error:  # a container that forbids it: train at the pages' priority
+            log.warning("could not lower a training thread's priority: %s", error)
 
 
 def queue_job(job: Job) -> Job:

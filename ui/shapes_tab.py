@@ -25,9 +25,10 @@ from cnnzoo.trace_calc import (
     OPTIMIZER_STATE, TrainingMemory, epoch_estimate, field_text, format_bytes, pair_text, to_csv, to_latex,
     to_markdown, training_memory,
 )  # fmt: skip
-from ui.calculator import TRACE_CONCURRENCY, estimate_text, form_triggers, meta_trace
+from cnnzoo.cache import KeyedCache
+from ui.calculator import TRACE_CONCURRENCY, estimate_text, form_triggers, meta_trace, trace_key
 from ui.common import (
-    KNOBS, LIGHT, NumberField, chosen_knobs, controls_and_view, human, knob_controls, knob_updates, natural_input,
+    KNOBS, LIGHT, NumberField, chosen_knobs, controls_and_view, drawn, human, knob_controls, knob_updates, natural_input,
     serve, user_errors,
 )  # fmt: skip
 from ui.sessions import session_for
@@ -59,8 +60,7 @@ def trace_model(**form):
 
     Returns the per-layer table, the totals (Markdown) and the feature-map-size figure.
     """
-    model_name, result = _form_trace(form)
-    return _views(model_name, result)
+    return _views(*_form_trace(form))
 
 
 def select_model(model_name: str):
@@ -75,20 +75,27 @@ def select_model(model_name: str):
     knobs = {name: value for name, value in {**model_knobs(model_name), **shown}.items() if name in KNOBS}
     with user_errors():
         result = meta_trace(model_name, knobs, input_size)
-    return *updates, *input_size, *_views(model_name, result)
+    return *updates, *input_size, *_views(model_name, knobs, input_size, result)
 
 
-def _views(model_name: str, result: TraceResult):
-    return layer_table(result), totals_text(model_name, result), shape_figure(model_name, result)
+# What a trace shows (its table, totals and drawn figure) is made once per trace and shared, as the
+# trace is (ui.calculator): a class re-opening the same networks waits for neither.
+_shown: KeyedCache[tuple] = KeyedCache(max_entries=64)
 
 
-def _form_trace(form: dict) -> tuple[str, TraceResult]:
-    """The network and trace the form describes (the fields of trace_model); gr.Error if impossible."""
+def _views(model_name: str, knobs: dict, input_size: tuple, result: TraceResult) -> tuple:
+    return _shown.get(trace_key(model_name, knobs, input_size), lambda: (
+        layer_table(result), totals_text(model_name, result), drawn(shape_figure(model_name, result))))
+
+
+def _form_trace(form: dict) -> tuple[str, dict, tuple, TraceResult]:
+    """The network, knobs, input and trace the form describes (the fields of trace_model); gr.Error
+    if impossible."""
     with user_errors():  # an unknown name, from the API; a field out of range
         model_name = form["model_name"]
         knobs = chosen_knobs(model_name, {name: form.get(name) for name in KNOBS})
         input_size = tuple(INPUT[side].read(form.get(f"input_{side}")) for side in ("channels", "height", "width"))
-        return model_name, meta_trace(model_name, knobs, input_size)
+        return model_name, knobs, input_size, meta_trace(model_name, knobs, input_size)
 
 
 def calculate(**form):
@@ -98,7 +105,7 @@ def calculate(**form):
     Returns the training memory and time (Markdown) and the per-layer calculator table: window
     (kernel / stride / padding), output-size formula, receptive field, jump, memory kept for backward.
     """
-    model_name, result = _form_trace(form)
+    *_, result = _form_trace(form)
     with user_errors():
         batch_size = BATCH.read(form.get("batch_size"))
         memory = training_memory(result, batch_size, form.get("optimizer") or "sgd+momentum")
@@ -109,7 +116,7 @@ def calculate(**form):
 def export_table(request: gr.Request = None, **form) -> list[str]:
     """Both tables of the Shapes tab in one, for trace_model's fields plus batch_size: three files,
     Markdown (.md), LaTeX (.tex, a booktabs tabular) and CSV (.csv), in this session's folder."""
-    model_name, result = _form_trace(form)
+    model_name, *_, result = _form_trace(form)
     with user_errors():
         batch_size = BATCH.read(form.get("batch_size"))
     folder = session_for(request).subfolder("shapes")
