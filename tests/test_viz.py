@@ -271,3 +271,18 @@ def test_a_ten_class_confusion_matrix_prints_its_counts_at_text_size():
     assert set(counts) == {"1", "35", "36", "37"}  # every non-zero cell, no zeros
     assert min(counts.values()) >= rcParams["font.size"]
     assert min(label.get_fontsize() for label in ax.get_xticklabels()) >= rcParams["font.size"]
+
+
+def test_a_grey_gif_keeps_only_what_changed_and_decodes_to_every_frame_exactly(tmp_path):
+    # Frames after the first store their unchanged pixels as transparent (the frame before shows
+    # through): every frame still reads back whole, in RGB, exactly at its 16 levels.
+    rng = np.random.default_rng(0)
+    frames = np.repeat((rng.integers(0, 16, (1, 40, 40)) * 17).astype(np.uint8), 6, axis=0)
+    for t in range(1, 5):
+        frames[t] = frames[t - 1]
+        frames[t, 10 * (t - 1):10 * t, :20] = rng.integers(0, 16, (10, 20)) * 17  # a band changes
+    frames[5] = frames[4]  # ... and the last frame repeats the one before
+    path = save_gif(frames, tmp_path / "bands.gif", fps=5)
+    read = iio.imread(path, index=None)  # imageio stacks the frames: they all have one shape
+    assert read.shape == (5, 40, 40, 3) and iio.immeta(path, index=4).get("duration") == 400
+    assert np.array_equal(read[..., 0], frames[:5]) and np.array_equal(read[..., 0], read[..., 2])

@@ -12,7 +12,7 @@ import pandas as pd
 
 from cnnzoo.trainer import ClassifierReport, classifier_report
 from cnnzoo.viz import confusion_figure, enlarge, save_png, whole_scale
-from ui.common import MAX_TRAIN_S, duration
+from ui.common import MAX_TRAIN_S, drawn, duration
 from ui.i18n import say
 from ui.jobs import Job, waiting_text
 from ui.sessions import Run
@@ -186,13 +186,14 @@ def final_line(run: Run) -> str:
 
 
 def report_view(run: Run, folder: Path):
-    """(confusion matrix figure, misclassified gallery) of a run's checkpoint, or nothing without one.
+    """(confusion matrix, drawn; misclassified gallery) of a run's checkpoint, or nothing without one.
     The gallery's pictures go into `folder`, a folder of the session: the checkpoint may be a shipped
     one (a replay), whose folder is not the session's to write in."""
     if not run.checkpoint:
         return None, []
     report = classifier_report(run.checkpoint)
-    figure = confusion_figure(report.confusion, report.class_names, run.name)
+    # Drawn here, in the run's own (lower-priority) thread, not by gradio in the page's (ui.common.drawn).
+    figure = drawn(confusion_figure(report.confusion, report.class_names, run.name))
     # Files, not arrays: gradio caches an array by content hash and rewrites that file on every
     # request, so thirty students with identical default runs would read half-written images.
     return figure, misclassified_gallery(report, folder)
