@@ -8,6 +8,8 @@ phone's (390×844) size.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import ui.experiments_tab
@@ -52,7 +54,12 @@ def test_a_small_landscape_of_the_shipped_pair(open_page, url, screenshot_dir, w
     assert page.requested_hosts <= {"127.0.0.1", "localhost", None}, page.requested_hosts
 
 
-def test_stop_mid_way_in_the_browser(open_page, url, screenshot_dir):
+def points_done(page) -> int:
+    found = re.search(r"(\d+) / \d+ points", page.locator("#landscape-status").inner_text())
+    return int(found.group(1)) if found else -1
+
+
+def test_a_reload_mid_way_keeps_it_computing_and_stop_still_stops(open_page, url, screenshot_dir):
     page = open_page(url, 1280, 800)
     page.wait_for_function("() => document.querySelector('#landscape-plain input')?.value.includes('plain20-digits')",
                            timeout=TIMEOUT_MS)
@@ -60,7 +67,16 @@ def test_stop_mid_way_in_the_browser(open_page, url, screenshot_dir):
     page.locator("#landscape-compute").click()
     status = page.locator("#landscape-status")
     status.get_by_text("Computing plain20-digits").wait_for(timeout=TIMEOUT_MS)
-    page.locator("#landscape-stop").click()
+    page.wait_for_function("() => /[1-9]\\d* \\/ \\d+ points/.test(document.querySelector('#landscape-status').innerText)",
+                           timeout=TIMEOUT_MS)
+    before = points_done(page)
+
+    page.reload(wait_until="load")  # the page's session ends: gradio fires its unload; the job goes on
+    status.get_by_text("Computing plain20-digits").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "([before]) => { const m = document.querySelector('#landscape-status').innerText.match(/(\\d+) \\/ \\d+ points/);"
+        " return m && Number(m[1]) > before; }", arg=[before], timeout=TIMEOUT_MS)
+    page.locator("#landscape-stop").click()  # the Stop of the reloaded page stops it
     status.get_by_text("Stopped").wait_for(timeout=TIMEOUT_MS)
     page.locator("#landscape-contours img").first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_timeout(500)

@@ -127,6 +127,10 @@ def test_choosing_a_recipe_fills_the_form(open_page, app_url, screenshot_dir):
         assert page.get_by_label("learning rate", exact=True).input_value() == "0.1"
         page.locator("#train-estimate").get_by_text(re.compile("epoch")).first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(screenshot_dir / f"train-recipe-{width}.png"), full_page=True)
+    # The recipe filled the fields from the server: a refused value there still gets its message.
+    page.get_by_label("epochs", exact=True).fill("0")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("epochs must be at least 0.1, got 0").wait_for(timeout=10_000)
 
 
 def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):

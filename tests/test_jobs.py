@@ -160,3 +160,45 @@ def test_a_training_job_computes_at_a_lower_priority_than_the_pages_and_a_replay
     assert seen["train"] == min(19, pages + jobs.TRAIN_NICE) and jobs.TRAIN_NICE > 0
     assert seen["replay"] == pages  # a replay trains nothing: it draws for the page at the page's priority
     assert thread_nice(threading.get_native_id()) == pages  # the pages' threads keep theirs
+
+
+def test_a_streamed_experiment_outlives_its_page_and_a_page_that_comes_back_gets_all_of_it():
+    # ui.jobs.stream_job: the Experiments tab's landscape, race and degradation runs.
+    import gradio as gr
+
+    session = sessions._session("stream-test")
+    gate = threading.Event()
+
+    def steps():
+        yield "starting", "figure 1", None
+        gate.wait(5)
+        for k in range(50):  # many quick updates: a follower sees them thinned, never loses the last
+            yield f"step {k}", gr.skip(), gr.skip()
+        yield "done", "figure 2", "table"
+
+    page = jobs.stream_job(session, "race", steps(), 3)
+    assert next(page) == ("starting", "figure 1", None)  # at once
+    with pytest.raises(gr.Error, match="already running"):  # one of a kind at a time
+        next(jobs.stream_job(session, "race", iter(()), 3))
+    page.close()  # the page went away (a reload): the job goes on
+    gate.set()
+    wait_until(lambda: session.side_jobs["race"].done)
+    assert list(jobs.rejoin_stream(session, "race", 3)) == [("done", "figure 2", "table")]  # everything, once
+    fresh = list(jobs.follow_stream(session, "race", 3))
+    assert fresh[-1] == ("done", "figure 2", "table")
+
+
+def test_a_streamed_experiments_error_is_a_popup_for_its_page_and_a_status_line_after_a_reload():
+    import gradio as gr
+
+    session = sessions._session("stream-error-test")
+
+    def steps():
+        yield "starting", None
+        raise ValueError("the dataset <b> is missing: put it in ./data")
+
+    with pytest.raises(gr.Error, match="the dataset &lt;b&gt; is missing"):
+        list(jobs.stream_job(session, "landscape", steps(), 2))
+    (status, other), = jobs.rejoin_stream(session, "landscape", 2)
+    assert status == "It ended with an error: the dataset &lt;b&gt; is missing: put it in ./data"
+    assert other == gr.skip() and list(jobs.rejoin_stream(session, "degradation", 2)) == [(gr.skip(), gr.skip())]

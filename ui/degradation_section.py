@@ -1,7 +1,7 @@
 """The Experiments tab's "Degradation" section: the ResNet paper's Figure 1/6 at classroom scale.
 
 plain-20, ResNet-20, plain-56 and ResNet-56 train one after another with the same recipe
-(cnnzoo.recipes.DEGRADATION_RECIPE) in this page's request, streaming one figure: training
+(cnnzoo.recipes.DEGRADATION_RECIPE) in a job of the browser's session (ui.jobs.stream_job), streaming one figure: training
 error (thin) and test error (bold) by epoch, on a log axis so that 0.3% and 70% both read. At
 the end a table gives each net's final training error (the trained net in eval mode on the
 whole training set), test error and seconds. Measured with benchmarks/degradation.py (seeds
@@ -21,6 +21,7 @@ from cnnzoo.replay import SPEEDS
 from cnnzoo.trainer import TrainConfig, Trainer, final_errors
 from ui.common import LIGHT, UPDATE_EVERY_S, number, user_errors
 from ui.replays import group_spec, replays
+from ui.jobs import rejoin_stream, stream_job
 from ui.sessions import PageStops, session_for
 
 COLORS = {"plain20": "tab:orange", "plain56": "tab:red", "resnet20": "tab:cyan", "resnet56": "tab:blue"}
@@ -28,6 +29,7 @@ MIN_ERROR = 1e-3  # the log axis's floor: 0.1%, one image in a thousand
 TRAIN_SMOOTHING = 0.2  # EWM weight of the newest of the 20 training-error records per epoch (the Train tab's way)
 
 STOPS = PageStops()  # each page's Stop of its degradation runs
+OUTPUTS = 3  # status, figure, table: what the runs stream
 RECORD = "degradation"  # the shipped record of the classroom run (ui.replays; train/records.py)
 
 
@@ -108,42 +110,55 @@ def play(runs, stop, speed: str = ""):
 
 def run_degradation(seed: int = 0, request: gr.Request = None):
     """Train plain20, resnet20, plain56 and resnet56 with the classroom degradation recipe and `seed`,
-    one after another; streams (status, figure, table). degradation_stop stops it."""
+    one after another; streams (status, figure, table). degradation_stop stops it. It trains in a
+    job of the browser's session: a reload finds it going on."""
     with user_errors():
         seed = number(seed, "seed", int)  # blank, not a number, not whole: said with the field's name
         if not 0 <= seed < 2**31:
             raise ValueError(f"seed must be a whole number from 0 to 2147483647, got {seed!r}")
     session = session_for(request)
-    stop = STOPS.start(session)
 
     def trained(name):  # made when its turn comes
         trainer = Trainer(TrainConfig(model=name, **{**DEGRADATION_RECIPE, "seed": seed}))
         return name, trainer, lambda seconds: {**final_errors(trainer), "seconds": seconds}
 
-    try:
-        histories, results = yield from play(map(trained, DEGRADATION_MODELS), stop)
-        yield summary(results, seed), degradation_figure(histories), final_table(results)
-    finally:
-        STOPS.done(session, stop)
+    def steps():  # in the job
+        stop = STOPS.start(session)
+        try:
+            histories, results = yield from play(map(trained, DEGRADATION_MODELS), stop)
+            yield summary(results, seed), degradation_figure(histories), final_table(results)
+        finally:
+            STOPS.done(session, stop)
+
+    yield from stream_job(session, "degradation", steps(), OUTPUTS)
 
 
 def replay_degradation(speed: float = 16, position: float = 0, request: gr.Request = None):
     """The shipped record of this classroom run (checkpoints/records/degradation, seed 0) replayed at
     `speed`× its recorded pace, each net from `position` % of its run: the same figure growing,
     then the recorded final numbers. For a class that cannot wait the two minutes;
-    degradation_stop stops it."""
+    degradation_stop stops it. A replay needs no training slot."""
     with user_errors():
         items = replays(RECORD, speed, position, "classifier")
     recorded = group_spec(RECORD)["final_errors"]
     session = session_for(request)
-    stop = STOPS.start(session)
     runs = ((item.config["model"], item, lambda _, name=item.config["model"]: recorded[name]) for item in items)
-    try:
-        histories, results = yield from play(runs, stop, f", recorded, {float(speed):g}×")
-        seed = items[0].config["seed"]
-        yield f"{summary(results, seed)} (A recorded run, replayed.)", degradation_figure(histories), final_table(results)
-    finally:
-        STOPS.done(session, stop)
+
+    def steps():  # in the job
+        stop = STOPS.start(session)
+        try:
+            histories, results = yield from play(runs, stop, f", recorded, {float(speed):g}×")
+            seed = items[0].config["seed"]
+            yield f"{summary(results, seed)} (A recorded run, replayed.)", degradation_figure(histories), final_table(results)
+        finally:
+            STOPS.done(session, stop)
+
+    yield from stream_job(session, "degradation", steps(), OUTPUTS, needs_slot=False)
+
+
+def degradation_rejoin(request: gr.Request):
+    """On page load: this browser's degradation runs (or replay), as far as they got, streaming on."""
+    yield from rejoin_stream(session_for(request), "degradation", OUTPUTS)
 
 
 def degradation_position(position: float = 100):
@@ -177,7 +192,9 @@ training error above plain-20, ResNet-56 within 0.2 points of ResNet-20. How far
 the machine and its threads: the recorded run below is seed 0 trained elsewhere."""
 
 
-def degradation_section(concurrency: dict) -> dict:
+def degradation_section(loaded) -> dict:
+    """The Degradation section: its Accordion, components and events (`loaded`: the page-load event).
+    The runs train in a job of the session (ui.jobs.stream_job): the events only follow it."""
     c = {}
     with gr.Accordion("Degradation: deeper plain nets train worse", open=True, elem_id="degradation-section"):
         gr.Markdown(INTRO)
@@ -197,7 +214,8 @@ def degradation_section(concurrency: dict) -> dict:
         c["degradation_table"] = gr.Dataframe(table, label="final numbers", interactive=False, elem_id="degradation-table")
     outputs = [c["degradation_status"], c["degradation_plot"], c["degradation_table"]]
     c["degradation_btn"].click(run_degradation, c["degradation_seed"], outputs, api_name="degradation_figure",
-                               **concurrency)
+                               **LIGHT)
+    loaded.then(degradation_rejoin, None, outputs, api_visibility="private", **LIGHT)
     c["degradation_replay"].click(replay_degradation, [c["degradation_speed"], c["degradation_position"]], outputs,
                                   api_name="degradation_replay", **LIGHT)
     c["degradation_position"].release(degradation_position, c["degradation_position"], outputs,

@@ -13,10 +13,12 @@ shipped pair plain20-digits and resnet20-digits (the same recipe, with and witho
 any classifier trained on the page or uploaded can take their place.
 
 The handler streams: a status line several times a second and the partial contour plots (the
-grid fills from the centre outwards) every few seconds; Stop keeps what was computed. Landscapes
-are heavy (seconds to a minute of both CPU cores), so they share one small concurrency limit;
-finished ones are cached for the whole server, so thirty students pressing Compute on the
-defaults wait for one computation, not thirty.
+grid fills from the centre outwards) every few seconds; Stop keeps what was computed. Landscapes,
+races and degradation runs are heavy (seconds to minutes of both CPU cores): each computes in a
+job of the browser's session (ui.jobs.stream_job) that waits for one of the server's training
+slots, outlives the page (a reload finds it, streaming on) and computes at the training jobs'
+lower priority. Finished landscapes are cached for the whole server, so thirty students pressing
+Compute on the defaults wait for one computation, not thirty.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from cnnzoo.landscape import (
 )  # fmt: skip
 from ui.cam_models import MODELS, Network, load_network, model_choices, test_set
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, number, serve, user_errors
+from ui.jobs import rejoin_stream, stream_job
 from ui.experiments_view import contour_figure, line_figure, save_files, summary_text, surface_figure
 from ui.degradation_section import degradation_section
 from ui.race_section import race_section
@@ -47,9 +50,6 @@ DEFAULT_PLAIN = "shipped:plain20-digits.safetensors"
 DEFAULT_RESIDUAL = "shipped:resnet20-digits.safetensors"
 DEFAULT_STEPS = 15  # 2 × 225 points: about half a minute on a 2-core laptop; 21 is the benchmark's
 MAX_BATCHES = 8
-# Both CPU cores per landscape: one at a time for the whole server by default; the rest queue.
-EXPERIMENT_CONCURRENCY = dict(concurrency_id="experiments",
-                              concurrency_limit=int(os.environ.get("CNNZOO_EXPERIMENT_CONCURRENCY", 1)))
 MAX_EXPERIMENT_S = float(os.environ.get("CNNZOO_MAX_EXPERIMENT_MINUTES", 5)) * 60
 FIGURE_EVERY_S = 3.0  # the partial contour plots (a whole picture each time)
 LANDSCAPE_OUTPUTS = Outputs("status", "contours", "surfaces", "line", "summary", "files")
@@ -101,12 +101,24 @@ def landscape(plain: str = DEFAULT_PLAIN, residual: str = DEFAULT_RESIDUAL, step
     """The loss landscapes of two classifiers of the same dataset (plain, residual) on the same test
     images (`batches` × 64) and the same random directions (`seed`): a steps × steps grid over
     [−span, span]², BatchNorm/bias directions by `bn` (ignore, copy, filter). Streams (status,
-    contour plots, 3-D surfaces, 1-D interpolation plot, summary, files); landscape_stop stops it."""
+    contour plots, 3-D surfaces, 1-D interpolation plot, summary, files); landscape_stop stops it.
+    It computes in a job of the browser's session: a reload finds it going on."""
     session = session_for(request)
     with user_errors():
         settings = landscape_settings(steps, span, batches, seed, bn)
         networks = load_pair(plain, residual, session)
         probe = fixed_batches(test_set(networks[0].cm), settings["batches"])
+    yield from stream_job(session, "landscape", landscape_steps(session, networks, probe, settings),
+                          len(LANDSCAPE_OUTPUTS.names))
+
+
+def landscape_rejoin(request: gr.Request):
+    """On page load: this browser's landscape, as far as it got, streaming on if it computes."""
+    yield from rejoin_stream(session_for(request), "landscape", len(LANDSCAPE_OUTPUTS.names))
+
+
+def landscape_steps(session: Session, networks: list[Network], probe, settings: dict):
+    """The landscape's work, in its job: each network's grid and line, streaming; then everything."""
     stop = STOPS.start(session)
     deadline = time.monotonic() + MAX_EXPERIMENT_S
     results, lines = {}, {}
@@ -286,14 +298,16 @@ def landscape_section(loaded) -> dict:
         gr.Markdown(LANDSCAPE_INTRO)
         c = controls_and_view(landscape_controls, landscape_view)
     models = [c["plain"], c["residual"]]
+    # The events only follow the experiment's job (ui.jobs.stream_job), which waits for a training slot.
     c["compute_btn"].click(landscape, [c[name] for name in LANDSCAPE_INPUTS], LANDSCAPE_OUTPUTS.of(c),
-                           api_name="landscape", **EXPERIMENT_CONCURRENCY)
+                           api_name="landscape", **LIGHT)
     c["stop_btn"].click(landscape_stop, None, c["status"], api_name="landscape_stop", **LIGHT)
     c["upload"].upload(landscape_upload, [c["upload"], *models], [*models, c["status"]], api_name="landscape_upload",
                        **LIGHT)
     for dropdown in models:
         dropdown.focus(refresh_models, models, models, api_visibility="private", **LIGHT)
-    loaded.then(refresh_models, models, models, api_visibility="private", **LIGHT)
+    loaded.then(refresh_models, models, models, api_visibility="private", **LIGHT).then(
+        landscape_rejoin, None, LANDSCAPE_OUTPUTS.of(c), api_visibility="private", **LIGHT)
     return c
 
 
@@ -301,10 +315,10 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnzoo · Experiments") as demo:
         gr.Markdown("## Experiments\nThe ResNet paper's questions, measured on the networks of this page.")
         loaded = page_load(demo)  # the sections' load events follow it: they see the browser's session
-        degradation_section(EXPERIMENT_CONCURRENCY)  # shares the landscape's slot: both keep 2 cores busy
+        degradation_section(loaded)
         pair = landscape_section(loaded)
         responses_section(pair["plain"], pair["residual"], RESPONSES_CONCURRENCY)  # the same two networks
-        race_section(EXPERIMENT_CONCURRENCY)  # trains on both cores, like the degradation runs
+        race_section(loaded)
         demo.unload(detach_page)
     return demo
 

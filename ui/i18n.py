@@ -423,6 +423,9 @@ SAID: dict[str, str] = {
     "Stopping after the current step…": "현재 스텝을 마치고 정지합니다…",
     "This page is already training (here or in another tab): press Stop first, or wait.":
         "이 페이지는 이미 학습 중입니다(여기 또는 다른 탭에서): 먼저 정지를 누르거나 기다리세요.",
+    "This experiment is already running on this page (here or in another tab): press its Stop first, or wait.":
+        "이 실험은 이 페이지에서 이미 실행 중입니다(여기 또는 다른 탭에서): 먼저 그 정지를 누르거나 기다리세요.",
+    "It ended with an error: {error}": "오류로 끝났습니다: {error}",
     # a form's numbers (ui.common.NumberField)
     "{label} is empty: type a number": "{label} 칸이 비어 있습니다: 숫자를 입력하세요",
     "{label} must be a number, got {value}": "{label}은(는) 숫자여야 합니다 (입력: {value})",

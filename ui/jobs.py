@@ -9,6 +9,10 @@ something new has happened, and a page that reloads mid-run picks the run up whe
     for _ in job.follow():                        # in a page's event: one step per change, at most
         draw(job)                                 #   every UPDATE_EVERY_S; ends when the job has ended
 
+The Experiments tab's landscapes, races and degradation runs are jobs too: stream_job runs a
+streaming handler's body in one, keeping the latest value of each output, and a page follows it
+(follow_stream) or, after a reload, picks it up (rejoin_stream).
+
 A server-wide number of training slots (CNNZOO_TRAIN_CONCURRENCY) bounds how many jobs train at
 once; the others wait their turn in their own threads, and say so (a bounded number of them:
 beyond MAX_WAITING a new run is refused with a message, the queue never grows without end).
@@ -23,7 +27,8 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from types import SimpleNamespace
+from typing import Callable, Iterator
 
 import gradio as gr
 
@@ -116,12 +121,76 @@ class Job:
                 self.work(self)
         except ValueError as error:  # the user's settings or data: the message says what to do
             self.error = str(error)
+        except gr.Error as error:  # the same, said by ui.common.user_errors (escaped there: unescaped
+            self.error = html.unescape(str(error.message))  # here, as raise_error escapes it)
         except Exception as error:  # a bug: logged with its traceback, reported plainly
             log.exception("training job failed")
             self.error = f"the run failed with an internal error ({type(error).__name__}); see the server's log"
         finally:
             self.done = True
             self.publish()  # the end, shown at once
+
+
+# ---------------------------------------------------------------------------------------------
+# A streaming handler's body as a job: the Experiments tab's landscape, race and degradation runs
+# ---------------------------------------------------------------------------------------------
+
+_ROUTINE = SimpleNamespace(kind="step")  # what a stream's updates publish as: thinned, not urgent
+
+
+def stream_job(session, kind: str, steps: Iterator, size: int, needs_slot: bool = True) -> Iterator:
+    """Run `steps` (the body of a streaming handler: a generator of its outputs' tuples, gr.skip()
+    for what stays as it is, the first output the status line) as the session's `kind` job, which
+    outlives this page, and stream it to this page (follow_stream). A page that comes back
+    (rejoin_stream) gets what it shows so far, then the rest."""
+    session.start_side_job(kind, lambda job: _collect(steps, size, job), needs_slot)
+    yield from follow_stream(session, kind, size)
+
+
+def _collect(steps: Iterator, size: int, job: Job) -> None:
+    """Keep the latest value of each output and when it changed (the job's view: "outputs",
+    "versions"), so a follower sends only what changed since its own last update and misses none."""
+    shown, versions = [gr.skip()] * size, [0] * size
+    for count, values in enumerate(steps, start=1):
+        for i, value in enumerate(values if isinstance(values, tuple) else (values,)):
+            if not (type(value) is dict and value == {"__type__": "update"}):  # gr.skip(): stays
+                shown[i], versions[i] = value, count
+        job.publish(None if count == 1 else _ROUTINE, outputs=list(shown), versions=list(versions))
+
+
+def follow_stream(session, kind: str, size: int, seen: list[int] | None = None) -> Iterator:
+    """Stream the session's `kind` job (stream_job) to this page until it ends: its waiting for a
+    slot, then each change; its error as the page's popup."""
+    job = session.side_jobs.get(kind)
+    seen = seen or [0] * size
+    for job in job.follow() if job is not None else ():
+        done = job.done  # read first: once it is True, the view below is the last one
+        if job.waiting:
+            yield _tuple([waiting_text()] + [gr.skip()] * (size - 1))
+        with job.changed:  # the outputs and their versions as one
+            shown, versions = job.view.get("outputs"), job.view.get("versions")
+        if versions and max(versions) > max(seen):
+            yield _tuple([value if new > old else gr.skip() for value, new, old in zip(shown, versions, seen)])
+            seen = versions
+        if done:
+            raise_error(job)
+            return
+
+
+def rejoin_stream(session, kind: str, size: int) -> Iterator:
+    """On page load (also after a reload): what the session's `kind` job shows, streaming on if it
+    still runs; an error it ended with is said on the status line, not as a popup on every load."""
+    job = session.side_jobs.get(kind)
+    if job is None:
+        yield _tuple([gr.skip()] * size)
+    elif job.done and job.error:
+        yield _tuple([say("It ended with an error: {error}", error=html.escape(job.error))] + [gr.skip()] * (size - 1))
+    else:
+        yield from follow_stream(session, kind, size)
+
+
+def _tuple(values: list):
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def yield_to_pages(nice: int = TRAIN_NICE) -> None:

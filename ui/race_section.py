@@ -21,7 +21,8 @@ from cnnzoo.race import (
     race_table, run_race,
 )  # fmt: skip
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, human, number, user_errors
-from ui.sessions import PageStops, session_for
+from ui.jobs import rejoin_stream, stream_job
+from ui.sessions import PageStops, Session, session_for
 
 DATASETS = ("digits", "shapes")  # built in: offline, and small enough for a CPU race
 IMAGE_SIZES = (8, 16, 32)
@@ -79,6 +80,16 @@ def race(models: list[str] = DEFAULT_MODELS, dataset: str = "digits", image_size
     with user_errors():
         planned = plan_race(race_config(models, dataset, image_size, budget_kind, budget, seed))
     session = session_for(request)
+    yield from stream_job(session, "race", race_steps(session, planned), len(RACE_OUTPUTS.names))
+
+
+def race_rejoin(request: gr.Request):
+    """On page load: this browser's race, as far as it got, streaming on if it trains."""
+    yield from rejoin_stream(session_for(request), "race", len(RACE_OUTPUTS.names))
+
+
+def race_steps(session: Session, planned: Race):
+    """The race's work, in its job: each model trained in turn, streaming; then the summary."""
     stop = STOPS.start(session)
     shown, drawn, finished = 0.0, 0.0, 0
     try:  # first the models' legend with their cost, and no table or scatter of a previous race
@@ -290,13 +301,14 @@ def race_view() -> dict:
 RACE_INPUTS = ("race_models", "race_dataset", "race_image_size", "race_budget_kind", "race_budget", "race_seed")
 
 
-def race_section(concurrency: dict) -> dict:
-    """The Architecture race section: its Accordion, components and events (`concurrency`: the
-    slot it shares with the tab's other experiments that keep both cores busy)."""
+def race_section(loaded) -> dict:
+    """The Architecture race section: its Accordion, components and events (`loaded`: the page-load
+    event). The race trains in a job of the session (ui.jobs.stream_job): the events only follow it."""
     with gr.Accordion("Architecture race: accuracy against cost", open=True, elem_id="race-section"):
         gr.Markdown(INTRO)
         c = controls_and_view(race_controls, race_view)
-    c["race_btn"].click(race, [c[name] for name in RACE_INPUTS], RACE_OUTPUTS.of(c), api_name="race", **concurrency)
+    c["race_btn"].click(race, [c[name] for name in RACE_INPUTS], RACE_OUTPUTS.of(c), api_name="race", **LIGHT)
+    loaded.then(race_rejoin, None, RACE_OUTPUTS.of(c), api_visibility="private", **LIGHT)
     c["race_stop_btn"].click(race_stop, None, c["race_status"], api_name="race_stop", **LIGHT)
     c["race_budget_kind"].change(budget_update, c["race_budget_kind"], c["race_budget"], api_visibility="private",
                                  **LIGHT)

@@ -94,6 +94,7 @@ class Session:
     forms: dict[str, dict] = field(default_factory=dict)  # a tab's form as Train was last pressed (restore_form)
     stop: threading.Event = field(default_factory=threading.Event)
     job: Job | None = None  # the session's training job (ui.jobs): running, or the last one
+    side_jobs: dict = field(default_factory=dict)  # kind -> the latest experiment job (ui.jobs.stream_job)
     pages: set = field(default_factory=set)  # session_hash of every page load showing it now
     detached_at: float | None = None  # when its last page left
     last_used: float = field(default_factory=time.time)
@@ -113,6 +114,22 @@ class Session:
             self.stop.clear()
             self.job = queue_job(Job(kind, work, needs_slot))
             return self.job
+
+    def start_side_job(self, kind: str, work, needs_slot: bool = True) -> Job:
+        """Start this session's `kind` job of the Experiments tab (one of each kind at a time, beside
+        its training); a gr.Error while one of that kind runs."""
+        with self._job_lock:
+            running = self.side_jobs.get(kind)
+            if running is not None and not running.done:
+                raise gr.Error(say("This experiment is already running on this page (here or in another tab): "
+                                   "press its Stop first, or wait."))
+            self.side_jobs[kind] = job = queue_job(Job(kind, work, needs_slot))
+            return job
+
+    @property
+    def computing(self) -> bool:
+        """Anything of this session is running: its training job or an experiment."""
+        return self.busy or any(not job.done for job in self.side_jobs.values())
 
     def subfolder(self, name: str) -> Path:
         """A folder of this session: a run's, or one tab's files (uploads, pictures on the page)."""
@@ -253,7 +270,7 @@ def _expire_idle() -> None:  # with _lock held
     now = time.time()
     for key, session in list(_sessions.items()):
         left = session.detached_at is not None and now - session.detached_at > GRACE_S
-        if not session.busy and (left or now - session.last_used > IDLE_TTL_S):
+        if not session.computing and (left or now - session.last_used > IDLE_TTL_S):
             del _sessions[key]
             shutil.rmtree(session.folder, ignore_errors=True)
 
