@@ -139,7 +139,9 @@ def test_stop_mid_way_keeps_the_points_computed_and_only_stops_its_own_page(url)
     assert job.outputs(), "no progress was streamed"
     assert "Computing plain20-digits" in job.outputs()[0][0]
     assert new_client(url).predict(api_name="/landscape_stop") == "Nothing is computing on this page."
-    assert client.predict(api_name="/landscape_stop").startswith("Stopping")
+    with pytest.raises(AppError, match="already running on this page"):  # Compute again: refused, and ...
+        client.predict(DEFAULT_PLAIN, DEFAULT_RESIDUAL, 3, 1.0, 1, 0, "ignore", api_name="/landscape")
+    assert client.predict(api_name="/landscape_stop").startswith("Stopping")  # ... the Stop is still the first's
     status, contours, surfaces, line, summary, files = job.result(timeout=60)
     assert status.startswith("**Stopped** after"), status
     assert contours["plot"].startswith("data:image/") and "(stopped)" in summary

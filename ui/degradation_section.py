@@ -123,13 +123,14 @@ def run_degradation(seed: int = 0, request: gr.Request = None):
         return name, trainer, lambda seconds: {**final_errors(trainer), "seconds": seconds}
 
     def steps():  # in the job
-        stop = STOPS.start(session)
         try:
             histories, results = yield from play(map(trained, DEGRADATION_MODELS), stop)
             yield summary(results, seed), degradation_figure(histories), final_table(results)
         finally:
             STOPS.done(session, stop)
 
+    session.refuse_a_second("degradation")  # before its Stop is replaced by a new one
+    stop = STOPS.start(session)  # now: a Stop while it waits for a slot is heard too
     yield from stream_job(session, "degradation", steps(), OUTPUTS)
 
 
@@ -145,7 +146,6 @@ def replay_degradation(speed: float = 16, position: float = 0, request: gr.Reque
     runs = ((item.config["model"], item, lambda _, name=item.config["model"]: recorded[name]) for item in items)
 
     def steps():  # in the job
-        stop = STOPS.start(session)
         try:
             histories, results = yield from play(runs, stop, f", recorded, {float(speed):g}×")
             seed = items[0].config["seed"]
@@ -153,6 +153,8 @@ def replay_degradation(speed: float = 16, position: float = 0, request: gr.Reque
         finally:
             STOPS.done(session, stop)
 
+    session.refuse_a_second("degradation")
+    stop = STOPS.start(session)
     yield from stream_job(session, "degradation", steps(), OUTPUTS, needs_slot=False)
 
 

@@ -108,7 +108,9 @@ def landscape(plain: str = DEFAULT_PLAIN, residual: str = DEFAULT_RESIDUAL, step
         settings = landscape_settings(steps, span, batches, seed, bn)
         networks = load_pair(plain, residual, session)
         probe = fixed_batches(test_set(networks[0].cm), settings["batches"])
-    yield from stream_job(session, "landscape", landscape_steps(session, networks, probe, settings),
+    session.refuse_a_second("landscape")  # before its Stop is replaced by a new one
+    stop = STOPS.start(session)  # now: a Stop while it waits for a slot is heard too
+    yield from stream_job(session, "landscape", landscape_steps(session, networks, probe, settings, stop),
                           len(LANDSCAPE_OUTPUTS.names))
 
 
@@ -117,9 +119,8 @@ def landscape_rejoin(request: gr.Request):
     yield from rejoin_stream(session_for(request), "landscape", len(LANDSCAPE_OUTPUTS.names))
 
 
-def landscape_steps(session: Session, networks: list[Network], probe, settings: dict):
+def landscape_steps(session: Session, networks: list[Network], probe, settings: dict, stop: threading.Event):
     """The landscape's work, in its job: each network's grid and line, streaming; then everything."""
-    stop = STOPS.start(session)
     deadline = time.monotonic() + MAX_EXPERIMENT_S
     results, lines = {}, {}
     try:

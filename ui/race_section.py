@@ -9,6 +9,7 @@ cores; benchmarks/race.py measures it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import gradio as gr
@@ -80,7 +81,9 @@ def race(models: list[str] = DEFAULT_MODELS, dataset: str = "digits", image_size
     with user_errors():
         planned = plan_race(race_config(models, dataset, image_size, budget_kind, budget, seed))
     session = session_for(request)
-    yield from stream_job(session, "race", race_steps(session, planned), len(RACE_OUTPUTS.names))
+    session.refuse_a_second("race")  # before its Stop is replaced by a new one
+    stop = STOPS.start(session)  # now: a Stop while it waits for a slot is heard too
+    yield from stream_job(session, "race", race_steps(session, planned, stop), len(RACE_OUTPUTS.names))
 
 
 def race_rejoin(request: gr.Request):
@@ -88,9 +91,8 @@ def race_rejoin(request: gr.Request):
     yield from rejoin_stream(session_for(request), "race", len(RACE_OUTPUTS.names))
 
 
-def race_steps(session: Session, planned: Race):
+def race_steps(session: Session, planned: Race, stop: threading.Event):
     """The race's work, in its job: each model trained in turn, streaming; then the summary."""
-    stop = STOPS.start(session)
     shown, drawn, finished = 0.0, 0.0, 0
     try:  # first the models' legend with their cost, and no table or scatter of a previous race
         yield RACE_OUTPUTS(race_status="Starting…", race_curves=curves_figure(planned), race_table=shown_table(planned),

@@ -119,12 +119,16 @@ class Session:
         """Start this session's `kind` job of the Experiments tab (one of each kind at a time, beside
         its training); a gr.Error while one of that kind runs."""
         with self._job_lock:
-            running = self.side_jobs.get(kind)
-            if running is not None and not running.done:
-                raise gr.Error(say("This experiment is already running on this page (here or in another tab): "
-                                   "press its Stop first, or wait."))
+            self.refuse_a_second(kind)
             self.side_jobs[kind] = job = queue_job(Job(kind, work, needs_slot))
             return job
+
+    def refuse_a_second(self, kind: str) -> None:
+        """A gr.Error while this session's `kind` job runs (checked again when one starts)."""
+        running = self.side_jobs.get(kind)
+        if running is not None and not running.done:
+            raise gr.Error(say("This experiment is already running on this page (here or in another tab): "
+                               "press its Stop first, or wait."))
 
     @property
     def computing(self) -> bool:
