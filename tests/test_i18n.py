@@ -103,3 +103,20 @@ def test_a_korean_client_gets_the_servers_status_lines_and_messages_in_korean(ap
         assert "에폭은(는) 0.1 이상이어야 합니다 (입력: 0)" in str(error)
     english = Client(app_url, analytics_enabled=False, verbose=False)
     assert english.predict(api_name="/stop") == "Nothing is training in this session."
+
+
+def test_the_experiments_status_lines_and_stops_speak_korean_to_a_korean_client(launch):
+    from gradio_client import Client
+
+    import ui.experiments_tab
+
+    url = launch(ui.experiments_tab.build_demo())
+    korean = Client(url, analytics_enabled=False, verbose=False, headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert korean.predict(api_name="/landscape_stop") == "이 페이지에서 계산 중인 것이 없습니다."
+    assert korean.predict(api_name="/race_stop") == "이 페이지에서 경주 중인 것이 없습니다."
+    job = korean.submit(ui.experiments_tab.DEFAULT_PLAIN, ui.experiments_tab.DEFAULT_RESIDUAL, 3, 1.0, 1, 0, "ignore",
+                        api_name="/landscape")  # computed in the job's thread: the request's language goes with it
+    statuses = [update[0] for update in job if update[0]]
+    assert statuses[-1].startswith("**완료**: 2 × 3×3개 점을"), statuses[-1]
+    english = Client(url, analytics_enabled=False, verbose=False)
+    assert english.predict(api_name="/landscape_stop") == "Nothing is computing on this page."

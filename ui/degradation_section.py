@@ -21,6 +21,7 @@ from cnnzoo.replay import SPEEDS
 from cnnzoo.trainer import TrainConfig, Trainer, final_errors
 from ui.common import LIGHT, UPDATE_EVERY_S, number, user_errors
 from ui.replays import group_spec, replays
+from ui.i18n import say
 from ui.jobs import rejoin_stream, stream_job
 from ui.sessions import PageStops, session_for
 
@@ -100,7 +101,8 @@ def play(runs, stop, speed: str = ""):
             histories[name] = event.history
             if time.monotonic() - shown >= 8 * UPDATE_EVERY_S:  # a figure costs ~0.1 s to draw
                 shown = time.monotonic()
-                yield (f"**{name}** ({k + 1} of 4{speed}): epoch {event.epoch:.1f} of {DEGRADATION_RECIPE['epochs']}",
+                yield (say("**{name}** ({k} of 4{speed}): epoch {epoch} of {epochs}", name=name, k=k + 1, speed=speed,
+                           epoch=f"{event.epoch:.1f}", epochs=DEGRADATION_RECIPE["epochs"]),
                        degradation_figure(histories), gr.skip())
         if stop.is_set():
             break
@@ -180,8 +182,8 @@ def degradation_position(position: float = 100):
 def degradation_stop(request: gr.Request = None) -> str:
     """Stop this page's degradation runs after the current step; the figure keeps what was trained."""
     if not STOPS.stop(session_for(request)):
-        return "Nothing is training on this page."
-    return "Stopping after the current step…"
+        return say("Nothing is training on this page.")
+    return say("Stopping after the current step…")
 
 
 INTRO = f"""**Degradation** (He et al. 2016, Figure 1 and Figure 6). Stack more layers on a plain net

@@ -37,6 +37,7 @@ from cnnzoo.landscape import (
 )  # fmt: skip
 from ui.cam_models import MODELS, Network, load_network, model_choices, test_set
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, number, serve, user_errors
+from ui.i18n import say
 from ui.jobs import rejoin_stream, stream_job
 from ui.experiments_view import contour_figure, line_figure, save_files, summary_text, surface_figure
 from ui.degradation_section import degradation_section
@@ -153,7 +154,7 @@ def compute(network: Network, probe, settings: dict, stop: threading.Event, dead
             yield LANDSCAPE_OUTPUTS(status=progress_text(network.title, k, result), contours=figure or gr.skip())
     if result.stopped:
         return result, None
-    yield LANDSCAPE_OUTPUTS(status=f"**{network.title}**: the line from its initial weights…")
+    yield LANDSCAPE_OUTPUTS(status=say("**{title}**: the line from its initial weights…", title=network.title))
     initial, exact = starting_point(network.meta)
     line = interpolation_1d(cm.model, initial, probe, cm.mean, cm.std, steps=line_steps(settings["steps"]),
                             stop=stop)
@@ -187,8 +188,9 @@ def progress_text(title: str, k: int, result) -> str:
     share = result.done / result.points
     bar = "▰" * round(20 * share) + "▱" * (20 - round(20 * share))
     left = result.seconds / share - result.seconds if share else 0
-    return (f"**Computing {title}** (network {k + 1} of 2) {bar} {result.done} / {result.points} points · "
-            f"{result.seconds:.0f} s · about {left:.0f} s left · on {result.images} test images")
+    return say("**Computing {title}** (network {k} of 2) {bar} {done} / {points} points · {seconds} s · "
+               "about {left} s left · on {images} test images", title=title, k=k + 1, bar=bar, done=result.done,
+               points=result.points, seconds=f"{result.seconds:.0f}", left=f"{left:.0f}", images=result.images)
 
 
 def finished_view(networks, results: dict, lines: dict, settings: dict, session: Session) -> tuple:
@@ -201,12 +203,14 @@ def finished_view(networks, results: dict, lines: dict, settings: dict, session:
     stopped = next((r.stopped for r in [*results.values(), *lines.values()] if r is not None and r.stopped), None)
     seconds = sum(r.seconds for r in results.values())
     if stopped is not None:
-        limit = f" (this server's {MAX_EXPERIMENT_S / 60:g}-minute limit)" if stopped == "time limit" else ""
+        why = (say("Time limit (this server's {minutes}-minute limit)", minutes=f"{MAX_EXPERIMENT_S / 60:g}")
+               if stopped == "time limit" else say("Stopped"))
         points = next(iter(results.values())).points
-        status = (f"**{stopped.capitalize()}**{limit} after {sum(r.done for r in results.values())} of "
-                  f"{2 * points} points: the grid shows what was computed (nearest the centre first).")
+        status = say("**{why}** after {done} of {total} points: the grid shows what was computed (nearest the "
+                     "centre first).", why=why, done=sum(r.done for r in results.values()), total=2 * points)
     else:
-        status = f"**Done**: 2 × {settings['steps']}×{settings['steps']} points in {seconds:.0f} s of computing."
+        status = say("**Done**: 2 × {steps}×{steps} points in {seconds} s of computing.", steps=settings["steps"],
+                     seconds=f"{seconds:.0f}")
     return LANDSCAPE_OUTPUTS(status=status, contours=drawn["contours"], surfaces=drawn["surfaces"],
                              line=drawn["interpolation"], summary=summary_text(grids, lines), files=files)
 
@@ -214,8 +218,8 @@ def finished_view(networks, results: dict, lines: dict, settings: dict, session:
 def landscape_stop(request: gr.Request = None) -> str:
     """Stop this page's landscape: it keeps the points computed so far and shows them."""
     if not STOPS.stop(session_for(request)):
-        return "Nothing is computing on this page."
-    return "Stopping after the points in flight…"
+        return say("Nothing is computing on this page.")
+    return say("Stopping after the points in flight…")
 
 
 # ---------------------------------------------------------------------------------------------

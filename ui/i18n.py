@@ -426,6 +426,33 @@ SAID: dict[str, str] = {
     "This experiment is already running on this page (here or in another tab): press its Stop first, or wait.":
         "이 실험은 이 페이지에서 이미 실행 중입니다(여기 또는 다른 탭에서): 먼저 그 정지를 누르거나 기다리세요.",
     "It ended with an error: {error}": "오류로 끝났습니다: {error}",
+    # the Experiments tab's status lines and Stops (ui.experiments_tab, race_section, degradation_section)
+    "**Computing {title}** (network {k} of 2) {bar} {done} / {points} points · {seconds} s · "
+    "about {left} s left · on {images} test images":
+        "**{title} 계산 중** (네트워크 {k} / 2) {bar} {done} / {points}개 점 · {seconds}초 · 약 {left}초 남음 · "
+        "테스트 이미지 {images}장으로",
+    "**{title}**: the line from its initial weights…": "**{title}**: 초기 가중치에서 이어지는 직선…",
+    "Time limit (this server's {minutes}-minute limit)": "시간 제한 (이 서버의 {minutes}분 제한)",
+    "Stopped": "정지됨",
+    "**{why}** after {done} of {total} points: the grid shows what was computed (nearest the centre first).":
+        "**{why}**: {total}개 점 중 {done}개 계산 후. 격자는 계산된 부분을 보여 줍니다 (중심에 가까운 점부터).",
+    "**Done**: 2 × {steps}×{steps} points in {seconds} s of computing.":
+        "**완료**: 2 × {steps}×{steps}개 점을 {seconds}초 동안 계산했습니다.",
+    "Nothing is computing on this page.": "이 페이지에서 계산 중인 것이 없습니다.",
+    "Stopping after the points in flight…": "계산 중인 점을 마치고 정지합니다…",
+    "Nothing is racing on this page.": "이 페이지에서 경주 중인 것이 없습니다.",
+    "Nothing is training on this page.": "이 페이지에서 학습 중인 것이 없습니다.",
+    "Starting…": "시작하는 중…",
+    "{bar} **{model}** (model {i} of {n}): timing a few steps to fit its epochs to the budget…":
+        "{bar} **{model}** (모델 {i} / {n}): 예산에 맞게 에폭을 정하려고 몇 스텝의 시간을 재는 중…",
+    " · test accuracy {acc}%": " · 테스트 정확도 {acc}%",
+    "{bar} **{model}** (model {i} of {n}): epoch {epochs}{planned} · {seconds} s of training{speed}"
+    "{accuracy} · {wall} s in all":
+        "{bar} **{model}** (모델 {i} / {n}): 에폭 {epochs}{planned} · 학습 {seconds}초{speed}{accuracy} · 모두 {wall}초",
+    "**Stopped** after {seconds} s{rest}. The plots and the table show what was trained.":
+        "**정지됨**: {seconds}초 후{rest}. 그래프와 표는 학습된 것을 보여 줍니다.",
+    "; {models} did not run": "; {models}은(는) 실행되지 않았습니다",
+    "**{name}** ({k} of 4{speed}): epoch {epoch} of {epochs}": "**{name}** ({k} / 4{speed}): 에폭 {epoch} / {epochs}",
     # a form's numbers (ui.common.NumberField)
     "{label} is empty: type a number": "{label} 칸이 비어 있습니다: 숫자를 입력하세요",
     "{label} must be a number, got {value}": "{label}은(는) 숫자여야 합니다 (입력: {value})",

@@ -22,6 +22,7 @@ from cnnzoo.race import (
     race_table, run_race,
 )  # fmt: skip
 from ui.common import LIGHT, UPDATE_EVERY_S, Outputs, controls_and_view, human, number, user_errors
+from ui.i18n import say
 from ui.jobs import rejoin_stream, stream_job
 from ui.sessions import PageStops, Session, session_for
 
@@ -118,8 +119,8 @@ def race_steps(session: Session, planned: Race, stop: threading.Event):
 def race_stop(request: gr.Request = None) -> str:
     """Stop this page's race after the current step; what was trained stays in the plots and table."""
     if not STOPS.stop(session_for(request)):
-        return "Nothing is racing on this page."
-    return "Stopping after the current step…"
+        return say("Nothing is racing on this page.")
+    return say("Stopping after the current step…")
 
 
 def budget_text(config: RaceConfig) -> str:
@@ -130,16 +131,19 @@ def budget_text(config: RaceConfig) -> str:
 
 def progress_text(state: Race) -> str:
     if state.current is None:
-        return "Starting…"
+        return say("Starting…")
     entry, n = state.entries[state.current], len(state.entries)
     bar = "▰" * state.current + "▱" * (n - state.current)
     if entry.status == "waiting":
-        return f"{bar} **{entry.model}** (model {state.current + 1} of {n}): timing a few steps to fit its epochs to the budget…"
+        return say("{bar} **{model}** (model {i} of {n}): timing a few steps to fit its epochs to the budget…",
+                   bar=bar, model=entry.model, i=state.current + 1, n=n)
     planned = f" of {'≈' if state.config.budget_kind == 'seconds' else ''}{entry.planned_epochs:.3g}"
-    accuracy = f" · test accuracy {100 * entry.points[-1][2]:.1f}%" if entry.points else ""
+    accuracy = say(" · test accuracy {acc}%", acc=f"{100 * entry.points[-1][2]:.1f}") if entry.points else ""
     speed = f" · {entry.images_per_s:,.0f} images/s" if entry.images_per_s else ""
-    return (f"{bar} **{entry.model}** (model {state.current + 1} of {n}): epoch {entry.epochs:.2f}{planned} · "
-            f"{entry.seconds:.1f} s of training{speed}{accuracy} · {state.wall_s:.0f} s in all")
+    return say("{bar} **{model}** (model {i} of {n}): epoch {epochs}{planned} · {seconds} s of training{speed}"
+               "{accuracy} · {wall} s in all", bar=bar, model=entry.model, i=state.current + 1, n=n,
+               epochs=f"{entry.epochs:.2f}", planned=planned, seconds=f"{entry.seconds:.1f}", speed=speed,
+               accuracy=accuracy, wall=f"{state.wall_s:.0f}")
 
 
 def summary_text(state: Race) -> str:
@@ -147,8 +151,9 @@ def summary_text(state: Race) -> str:
     where = f"{config.dataset} at {state.input_size[1]}×{state.input_size[2]}"
     if state.stopped:
         skipped = [e.model for e in state.entries if e.status == "waiting"]
-        rest = f"; {', '.join(skipped)} did not run" if skipped else ""
-        return f"**Stopped** after {state.wall_s:.0f} s{rest}. The plots and the table show what was trained."
+        rest = say("; {models} did not run", models=", ".join(skipped)) if skipped else ""
+        return say("**Stopped** after {seconds} s{rest}. The plots and the table show what was trained.",
+                   seconds=f"{state.wall_s:.0f}", rest=rest)
     best = max(rows, key=lambda r: r["test_acc"])
     quickest, lightest = min(rows, key=lambda r: r["seconds"]), min(rows, key=lambda r: r["macs"])
     capped = [r["model"] for r in rows if r["status"] == "time_limit"]
