@@ -120,3 +120,53 @@ def test_the_experiments_status_lines_and_stops_speak_korean_to_a_korean_client(
     assert statuses[-1].startswith("**완료**: 2 × 3×3개 점을"), statuses[-1]
     english = Client(url, analytics_enabled=False, verbose=False)
     assert english.predict(api_name="/landscape_stop") == "Nothing is computing on this page."
+
+
+def test_the_cores_messages_a_student_meets_most_are_said_in_korean_with_their_parts(tmp_path):
+    # Real messages of cnnzoo, translated at the page's edge (ui.i18n.said_error); a file's name, a
+    # number, a reason stay as the core said them.
+    from types import SimpleNamespace
+
+    import pytest
+    from gradio.context import LocalContext
+
+    from cnnzoo import create_model
+    from cnnzoo.checkpoints import CHECKPOINT_DIR, check_kind, read_checkpoint_meta
+    from cnnzoo.data import load_image
+    from cnnzoo.data.mnist_cifar import _unavailable
+    from ui.i18n import ERRORS, said_error
+
+    def message(action) -> str:
+        with pytest.raises(ValueError) as raised:
+            action()
+        return str(raised.value)
+
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    generator = read_checkpoint_meta(CHECKPOINT_DIR / "dcgan-digits.safetensors")
+    messages = {
+        "이미지를 읽을 수 없습니다": message(lambda: load_image(b"not a picture")),
+        "empty.safetensors은(는) cnnzoo 체크포인트": message(lambda: read_checkpoint_meta(empty)),
+        "에는 classifier가 아니라 generator": message(lambda: check_kind(generator, "classifier", "dcgan-digits")),
+        "깊이는 6n + 2(n ≥ 1)이어야 합니다": message(lambda: create_model("resnet_cifar", depth=21)),
+        "cifar10을(를) 쓸 수 없습니다": str(_unavailable("cifar10", tmp_path, "the machine is offline.")),
+    }
+    token = LocalContext.request.set(SimpleNamespace(headers={"accept-language": "ko-KR,ko;q=0.9"}))
+    try:
+        for korean, english in messages.items():
+            assert korean in said_error(english), english
+        assert "입력: 21" in said_error(messages["깊이는 6n + 2(n ≥ 1)이어야 합니다"])
+        assert said_error("a message no pattern knows") == "a message no pattern knows"
+    finally:
+        LocalContext.request.reset(token)
+    assert said_error(messages["이미지를 읽을 수 없습니다"]) == messages["이미지를 읽을 수 없습니다"]  # English: as said
+    assert len(ERRORS) >= len(messages)
+
+
+def test_every_korean_error_uses_only_the_parts_its_pattern_names():
+    import string
+
+    from ui.i18n import ERRORS
+
+    for pattern, text in ERRORS:
+        assert {name for _, name, _, _ in string.Formatter().parse(text) if name} <= set(pattern.groupindex), text

@@ -35,6 +35,7 @@ from ui.cam_view import (
     EMPTY_VIEW, IOU_MIN, MAX_TOP_K, compute_view, localisation_figure, localisation_summary, localisation_table,
     render_view,
 )  # fmt: skip
+from ui.i18n import say
 from ui.common import LIGHT, Outputs, controls_and_view, picture_input, serve, user_errors
 from ui.sessions import Session, detach_page, page_load, session_for
 
@@ -113,7 +114,7 @@ def cam(model: str, image: str | None, top_k: int = 3, colormap: str = "jet", op
     for this page, so cam_redraw changes threshold / colours without running the model again.
     """
     if image is None:
-        raise gr.Error("Upload a picture (or take one with the webcam), or press 'random test image'.")
+        raise gr.Error(say("Upload a picture (or take one with the webcam), or press 'random test image'."))
     session = session_for(request)
     with user_errors():
         cm = resolve_model(model, session)
@@ -185,7 +186,7 @@ def open_tab(top_k, colormap, opacity, box_mode, request: gr.Request):
 def upload_checkpoint(checkpoint: str | None, top_k, colormap, opacity, box_mode, request: gr.Request):
     """Keep an uploaded .safetensors checkpoint for this page only, check it, and select it."""
     if checkpoint is None:
-        raise gr.Error("Choose a .safetensors checkpoint file (the Train tab's download).")
+        raise gr.Error(say("Choose a .safetensors checkpoint file (the Train tab's download)."))
     session = session_for(request)
     with user_errors():
         key = MODELS.keep_upload(session, checkpoint)
@@ -209,7 +210,7 @@ def pick_example(model, indices, top_k, colormap, opacity, box_mode, threshold, 
     with user_errors():
         cm = resolve_model(model, session_for(request))
     if test_set(cm) is None or not indices or not 0 <= evt.index < len(indices):
-        raise gr.Error("These test images belong to another model: choose the model again.")
+        raise gr.Error(say("These test images belong to another model: choose the model again."))
     with user_errors():
         return show_example(model, indices[evt.index], (top_k, colormap, opacity, box_mode, threshold), request)
 

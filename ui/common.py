@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import gradio as gr
 
 from cnnzoo.registry import model_info, model_knobs
-from ui.i18n import I18N, say, translate
+from ui.i18n import I18N, said_error, say, translate
 
 # A bounded queue: a class of 30 clicking at once fits, a runaway script gets "queue full".
 QUEUE_MAX_SIZE = 128
@@ -112,8 +112,8 @@ def user_errors():
     """
     try:
         yield
-    except ValueError as err:
-        raise gr.Error(html.escape(str(err)), print_exception=False) from err
+    except ValueError as err:  # in the request's language where ui.i18n knows the message
+        raise gr.Error(html.escape(said_error(str(err))), print_exception=False) from err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ def refresh_models(plain: str, residual: str, request: gr.Request = None):
 def landscape_upload(checkpoint: str | None, plain: str, residual: str, request: gr.Request = None):
     """Keep an uploaded classifier for this page; it becomes the residual network's choice."""
     if checkpoint is None:
-        raise gr.Error("Choose a .safetensors classifier checkpoint (the Train tab's download).")
+        raise gr.Error(say("Choose a .safetensors classifier checkpoint (the Train tab's download)."))
     session = session_for(request)
     with user_errors():
         key = MODELS.keep_upload(session, checkpoint)

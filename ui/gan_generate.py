@@ -21,6 +21,7 @@ from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.files import atomic_write
 from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, gif_bytes, grid_index, make_grid, png_bytes, whole_scale
+from ui.i18n import say
 from ui.common import Outputs, number, user_errors
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session, session_for
@@ -192,7 +193,7 @@ def gan_interpolate(generator: str, start_seed: int = 1, start_sample: int = 0, 
 def gan_upload(file: str | None, request: gr.Request = None):
     """Keep an uploaded generator (.safetensors) for this page, check it, and select it."""
     if file is None:
-        raise gr.Error("Choose a generator checkpoint (.safetensors), e.g. the GAN tab's download.")
+        raise gr.Error(say("Choose a generator checkpoint (.safetensors), e.g. the GAN tab's download."))
     session = session_for(request)
     with user_errors():
         key = GENERATORS.keep_upload(session, file)

@@ -17,6 +17,8 @@ ValueErrors, the trainer's start line) stay English.
 """
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 from gradio.context import LocalContext
 from gradio.i18n import I18nData
@@ -453,6 +455,20 @@ SAID: dict[str, str] = {
         "**정지됨**: {seconds}초 후{rest}. 그래프와 표는 학습된 것을 보여 줍니다.",
     "; {models} did not run": "; {models}은(는) 실행되지 않았습니다",
     "**{name}** ({k} of 4{speed}): epoch {epoch} of {epochs}": "**{name}** ({k} / 4{speed}): 에폭 {epoch} / {epochs}",
+    # messages of the tabs themselves
+    "Upload a picture (or take one with the webcam), or press 'random test image'.":
+        "사진을 올리거나(웹캠으로 찍어도 됩니다) '무작위 테스트 이미지'를 누르세요.",
+    "Choose a .safetensors checkpoint file (the Train tab's download).":
+        ".safetensors 체크포인트 파일(학습 탭에서 내려받은 것)을 고르세요.",
+    "These test images belong to another model: choose the model again.":
+        "이 테스트 이미지들은 다른 모델의 것입니다: 모델을 다시 고르세요.",
+    "Choose a .safetensors classifier checkpoint (the Train tab's download).":
+        ".safetensors 분류기 체크포인트(학습 탭에서 내려받은 것)를 고르세요.",
+    "Choose a generator checkpoint (.safetensors), e.g. the GAN tab's download.":
+        "생성자 체크포인트(.safetensors)를 고르세요. 예: GAN 탭에서 내려받은 것.",
+    "Choose a picture: press 'test image', or upload one.": "사진을 고르세요: '테스트 이미지'를 누르거나 하나를 올리세요.",
+    "Choose a run of this session that was stopped (the 'resume' list), then press Resume.":
+        "이 세션에서 정지된 실행을 ('이어서 학습' 목록에서) 고른 다음 '이어서 학습'을 누르세요.",
     # a form's numbers (ui.common.NumberField)
     "{label} is empty: type a number": "{label} 칸이 비어 있습니다: 숫자를 입력하세요",
     "{label} must be a number, got {value}": "{label}은(는) 숫자여야 합니다 (입력: {value})",
@@ -476,6 +492,50 @@ def korean() -> bool:
     headers = getattr(request, "headers", None) or {}
     first = (headers.get("accept-language") or "").split(",")[0]
     return first.strip().lower().split("-")[0] == "ko"
+
+
+# The core's (cnnzoo's) messages a student meets most, in Korean: a pattern of the English message,
+# its parts by name, and the Korean with those parts (which stay as the core said them: a file's
+# name, a number, a reason). The core speaks English; the page translates at its edge (said_error).
+ERRORS: list[tuple[re.Pattern, str]] = [(re.compile(pattern, re.DOTALL), korean) for pattern, korean in [
+    (r"(?P<name>\S+) is not available: (?P<reason>.*?) Looked in the data directory (?P<root>\S+) \(set it "
+     r"with root= or the CNNZOO_DATA_DIR environment variable\) for (?P<missing>.*)\. Put the files there in "
+     r"torchvision's layout, or allow a download on a machine that is online\. The built-in datasets work "
+     r"offline: .*\.",
+     "{name}을(를) 쓸 수 없습니다: {reason} 데이터 폴더 {root}에서 {missing}을(를) 찾았습니다 (root= 또는 "
+     "CNNZOO_DATA_DIR 환경 변수로 정합니다). 그 파일들을 torchvision의 구조로 그곳에 두거나, 인터넷이 되는 "
+     "컴퓨터에서 내려받게 하세요. 내장 데이터셋은 오프라인에서 작동합니다: digits(손글씨 8×8 숫자)와 "
+     "shapes(상자가 있는 색깔 도형)."),
+    (r"could not read the image \((?P<why>.*)\); use a PNG, JPEG, GIF, BMP, TIFF or WebP file",
+     "이미지를 읽을 수 없습니다 ({why}). PNG, JPEG, GIF, BMP, TIFF 또는 WebP 파일을 쓰세요"),
+    (r"the image is (?P<w>\d+)×(?P<h>\d+) pixels; the limit is (?P<n>\d+) million\. Resize it first\.",
+     "이미지가 {w}×{h} 픽셀입니다. 한도는 {n}백만 픽셀입니다. 먼저 크기를 줄이세요."),
+    (r"(?P<name>.+?) is not a cnnzoo checkpoint \(a \.safetensors file saved by cnnzoo\); train a model or "
+     r"pick one of the shipped checkpoints: (?P<why>.*)",
+     "{name}은(는) cnnzoo 체크포인트(cnnzoo가 저장한 .safetensors 파일)가 아닙니다. 모델을 학습하거나 함께 "
+     "제공된 체크포인트 중 하나를 고르세요: {why}"),
+    (r"(?P<name>.+?) is a safetensors file but not a cnnzoo checkpoint: (?P<rest>.*)",
+     "{name}은(는) safetensors 파일이지만 cnnzoo 체크포인트가 아닙니다: {rest}"),
+    (r"(?P<name>.+?) holds a (?P<found>\w+) \((?P<model>[^)]*)\), not a (?P<kind>\w+); use (?P<use>.*)\.",
+     "{name}에는 {kind}가 아니라 {found}({model})가 들어 있습니다. {use}을(를) 쓰세요."),
+    (r"(?P<family>.+?) depth must be (?P<rule>\d+n \+ \d+) \(n >= 1\): (?P<smallest>.*?), …, e\.g\. the "
+     r"paper's (?P<examples>.*?); got (?P<depth>.+)",
+     "{family}의 깊이는 {rule}(n ≥ 1)이어야 합니다: {smallest}, …, 예: 논문의 {examples}; 입력: {depth}"),
+    (r"localisation needs true boxes, which only the shapes dataset has; this model was trained on "
+     r"(?P<dataset>.*?)\. Choose a model trained on shapes \(train one in the Train tab: dataset shapes\)\.",
+     "위치 찾기에는 정답 상자가 필요하고, 그것은 shapes 데이터셋에만 있습니다. 이 모델은 {dataset}(으)로 "
+     "학습되었습니다. shapes로 학습된 모델을 고르세요 (학습 탭에서 데이터셋 shapes로 학습하세요)."),
+]]
+
+
+def said_error(message: str) -> str:
+    """A message of the core (a ValueError's text) in the request's language (ERRORS)."""
+    if korean():
+        for pattern, text in ERRORS:
+            found = pattern.fullmatch(message)
+            if found:
+                return text.format(**found.groupdict())
+    return message
 
 
 def say(template: str, **values) -> str:

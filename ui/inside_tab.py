@@ -27,6 +27,7 @@ from ui.cam_models import (
     MODELS, CamModel, example_file, model_choices, model_identity, model_text, refresh_models, resolve_model,
     test_set,
 )  # fmt: skip
+from ui.i18n import say
 from ui.common import LIGHT, Outputs, controls_and_view, picture_input, serve, user_errors
 from ui.inside_view import (
     filter_picture, layer_rows, map_tiles, maps_summary, path_figure, top_image_tiles,
@@ -77,7 +78,7 @@ def activations(model: str, image: str | None, layer: str, scale: str = "layer",
     Returns (summary, maps gallery, filters picture, filters note, path figure, shown channels).
     """
     if image is None:
-        raise gr.Error("Choose a picture: press 'test image', or upload one.")
+        raise gr.Error(say("Choose a picture: press 'test image', or upload one."))
     if scale not in ("layer", "channel"):
         raise gr.Error(f"scale must be 'layer' or 'channel', got {scale!r}.")
     with user_errors():
@@ -163,7 +164,7 @@ def open_tab(scale, request: gr.Request):
 def upload_checkpoint(checkpoint: str | None, scale: str, request: gr.Request):
     """Keep an uploaded .safetensors checkpoint for this page (the CAM tab lists it too) and open it."""
     if checkpoint is None:
-        raise gr.Error("Choose a .safetensors checkpoint file (the Train tab's download).")
+        raise gr.Error(say("Choose a .safetensors checkpoint file (the Train tab's download)."))
     session = session_for(request)
     with user_errors():
         key = MODELS.keep_upload(session, checkpoint)

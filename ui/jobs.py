@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 import gradio as gr
 
 from ui.common import TRAIN_LIMIT, UPDATE_EVERY_S
-from ui.i18n import say
+from ui.i18n import said_error, say
 
 TRAIN_SLOTS = threading.BoundedSemaphore(TRAIN_LIMIT)
 MAX_WAITING = 64
@@ -184,7 +184,8 @@ def rejoin_stream(session, kind: str, size: int) -> Iterator:
     if job is None:
         yield _tuple([gr.skip()] * size)
     elif job.done and job.error:
-        yield _tuple([say("It ended with an error: {error}", error=html.escape(job.error))] + [gr.skip()] * (size - 1))
+        ended = say("It ended with an error: {error}", error=html.escape(said_error(job.error)))
+        yield _tuple([ended] + [gr.skip()] * (size - 1))
     else:
         yield from follow_stream(session, kind, size)
 
@@ -232,4 +233,4 @@ def waiting_text() -> str:
 def raise_error(job: Job) -> None:
     """The job's error, as the popup a page shows (escaped: it may echo what the user typed)."""
     if job.error:
-        raise gr.Error(html.escape(job.error), print_exception=False)
+        raise gr.Error(html.escape(said_error(job.error)), print_exception=False)

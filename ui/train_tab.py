@@ -32,7 +32,7 @@ from ui.common import (
     NumberField, knob_controls, knob_updates, serve, user_errors, validator,
 )  # fmt: skip
 from ui.gpu import GPURun
-from ui.i18n import say
+from ui.i18n import said_error, say
 from ui.jobs import Job, raise_error
 from ui.recipes_view import (
     OPTIMIZER_CHOICES, RECIPE_OUTPUTS, SCHEDULE_CHOICES, dataset_chosen, optimizer_fields, recipe_controls,
@@ -115,7 +115,7 @@ def resume_run(run_name, smoothing, request: gr.Request):
     session = session_for(request)
     run = session.runs.get(run_name or "")
     if run is None or run.checkpoint is None:
-        raise gr.Error("Choose a run of this session that was stopped (the 'resume' list), then press Resume.")
+        raise gr.Error(say("Choose a run of this session that was stopped (the 'resume' list), then press Resume."))
     start_training(session, [run])
     yield from follow_runs(session, smoothing)
 
@@ -246,7 +246,7 @@ def rejoin(smoothing, request: gr.Request):
     session = session_for(request)
     job = session.job
     if job is None or job.kind != "train" or (job.error and job.done):
-        ended = say("The last run ended with an error: {error}", error=html.escape(job.error)) if job and job.error else gr.skip()
+        ended = say("The last run ended with an error: {error}", error=html.escape(said_error(job.error))) if job and job.error else gr.skip()
         yield OUTPUTS(status=ended, runs=gr.update(choices=list(session.runs), value=[]))
         return
     yield from follow_runs(session, smoothing)
