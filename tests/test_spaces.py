@@ -103,7 +103,7 @@ def warm_up_openmp():
 
 def test_a_run_in_chunks_equals_the_run_in_one_piece(chunks, tmp_path):
     warm_up_openmp()
-    calls = chunks(0.1)
+    calls = chunks(0.02)  # the whole run trains for ~0.1 s on a fast CPU: several chunks
     events = list(gpu.GPURun(Trainer, TrainConfig(**SMALL, out_dir=str(tmp_path / "chunked"))).run(threading.Event()))
     with torch_threads(1):  # a GPU call computes on one thread (ui.gpu.train_chunk)
         whole = list(Trainer(TrainConfig(**SMALL, out_dir=str(tmp_path / "whole"))).run(threading.Event()))
@@ -157,7 +157,7 @@ def test_a_gan_trains_in_chunks_and_its_pictures_come_back(chunks, tmp_path):
 
 
 def test_the_train_tab_trains_and_stops_through_gpu_calls(app_url, chunks):
-    calls = chunks(0.1)
+    calls = chunks(0.02)  # the whole run trains for ~0.1 s on a fast CPU: several chunks
     client = new_client(app_url)
     loss, acc, status, *_, files, runs, timeline, legend = client.predict(**QUICK, api_name="/train")
     assert "finished" in status and len(calls) >= 2
