@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import cam_tab, experiments_tab, gan_tab, inside_tab, report_tab, shapes_tab, train_tab
+from ui import cam_tab, experiments_tab, gan_tab, inside_tab, report_tab, shapes_tab, train_tab, warmup
 from ui.common import QUEUE_MAX_SIZE, serve
 from ui.i18n import translate
 
@@ -50,4 +50,5 @@ def build_app() -> gr.Blocks:
 demo = build_app()
 
 if __name__ == "__main__":
+    warmup.start()  # the tabs' defaults, made in the background: the first students need not wait
     serve(demo)

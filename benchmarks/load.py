@@ -13,6 +13,7 @@ sample, a walk), so no student waits for a model to load or a network's first tr
 
     python benchmarks/load.py                  # the class model (90 s) and the closed loop (20 s)
     python benchmarks/load.py --seconds 30     # shorter
+    python benchmarks/load.py --cold           # nobody opened the pages before class
 
 A student's time is what the page waits: queueing, the handler, the reply and its pictures'
 download. The simulated students run on this machine too: the CPU line says how the cores were
@@ -205,12 +206,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90, help="length of the class model (a)")
     parser.add_argument("--closed-seconds", type=float, default=20, help="length of the closed loop (b)")
     parser.add_argument("--trainers", type=int, default=TRAINERS, help="students who train (the rest look)")
+    parser.add_argument("--cold", action="store_true", help="no teacher before class: the first students wait for "
+                                                            "the models to load and the networks' first traces")
     args = parser.parse_args()
     print(f"cpu_cores: {os.cpu_count()}")
     with served_app() as (url, server):
-        started = time.perf_counter()
-        before_class(url)
-        print(f"before class (each page opened once): {time.perf_counter() - started:.1f} s")
+        if not args.cold:
+            started = time.perf_counter()
+            before_class(url)
+            print(f"before class (each page opened once): {time.perf_counter() - started:.1f} s")
         before = cpu_seconds(server), time.process_time()
         timings = class_model(url, args.seconds, args.trainers)
         # The students' clients run on this machine too: what they cost is CPU the server lacked.

@@ -35,3 +35,24 @@ def test_a_new_line_resets_the_plot_once():
     assert not lines.new_lines(frame("a"))
     assert lines.new_lines(frame("a", "b"))  # a line appears
     assert not lines.new_lines(frame("a", "b")) and not lines.new_lines(None)
+
+
+def test_warming_up_makes_what_the_tabs_show_as_they_open(monkeypatch):
+    # ui.warmup (started by `python app.py`): the first students find the defaults made.
+    import ui.cam_models
+    import ui.cam_view
+    import ui.gan_generate
+    import ui.shapes_tab
+    import ui.warmup
+    from ui.calculator import trace_key
+
+    for cache in (ui.shapes_tab._shown, ui.cam_view._views, ui.gan_generate._drawn):
+        cache.clear()
+    seconds = ui.warmup.warm_up()
+    model = ui.shapes_tab.default_model()
+    assert trace_key(model, {name: value for name, value in ui.shapes_tab.model_knobs(model).items()
+                             if name in ui.shapes_tab.KNOBS}, ui.shapes_tab.natural_input(model)) in ui.shapes_tab._shown
+    assert len(ui.cam_view._views) == 1 and len(ui.gan_generate._drawn) == 2  # the first example; a grid, a walk
+    assert seconds > 0
+    monkeypatch.setenv("CNNZOO_WARM_UP", "0")
+    assert ui.warmup.start() is None
