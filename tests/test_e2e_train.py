@@ -152,7 +152,10 @@ def test_a_recorded_run_replays_and_survives_a_reload(page, screenshot_dir):
 def test_train_pressed_the_moment_a_run_says_finished_starts_the_next(page):
     """"finished" shows only once Train works again: gradio drops a click while the event that
     streams the run still runs (it did while the test report was drawn, under a "finished" line)."""
-    status = train(page, 1)
+    open_train_tab(page)  # one epoch: on a fast CPU it may end before a live "epoch …" line is drawn
+    page.get_by_label("epochs", exact=True).fill("1")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status = page.locator("#train-status")
     status.get_by_text("finished").wait_for(timeout=3 * TIMEOUT_MS)
     page.get_by_role("button", name="Train", exact=True).click()
     status.get_by_text("simple_cnn · digits #2").wait_for(timeout=TIMEOUT_MS)
