@@ -272,7 +272,8 @@ def start_run(session: Session, job: TrainConfig | Run | Replay) -> tuple[Run, G
 def overlaid(session: Session, shown: list[Run]) -> list[Run]:
     """The runs the plots draw with `shown` (a job's runs): the page's latest earlier runs first, up
     to OVERLAID in all, so a second run is drawn beside the first without looking for a checkbox."""
-    earlier = [run for name, run in session.runs.items() if name not in {r.name for r in shown}]
+    # A snapshot (list(), one step for other threads): the job's thread adds runs while pages draw.
+    earlier = [run for run in list(session.runs.values()) if run.name not in {r.name for r in shown}]
     room = max(0, OVERLAID - len(shown))  # for earlier runs, the latest first
     return (earlier[-room:] if room else []) + shown
 
@@ -301,7 +302,7 @@ def restored_knobs(model_name, request: gr.Request):
 
 def resumable_choices(request: gr.Request):
     session = session_for(request)
-    names = [r.name for r in session.runs.values() if r.status in ("stopped", "time_limit") and r.checkpoint]
+    names = [r.name for r in list(session.runs.values()) if r.status in ("stopped", "time_limit") and r.checkpoint]
     return gr.update(choices=names, value=names[-1] if names else None)
 
 
