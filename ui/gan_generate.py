@@ -21,8 +21,8 @@ from cnnzoo.latent import latent_noise, load_generator, sample_grid, walk
 from cnnzoo.quality import find_scorer, reference_scores, score_generator, score_report
 from cnnzoo.files import atomic_write
 from cnnzoo.viz import SAMPLE_GRID_STYLE, enlarge, gif_bytes, grid_index, make_grid, png_bytes, whole_scale
-from ui.i18n import say
 from ui.common import Outputs, number, user_errors
+from ui.i18n import say
 from ui.library import ModelLibrary, file_key
 from ui.sessions import Session, session_for
 
@@ -95,10 +95,14 @@ def png_of(picture: torch.Tensor, scale: int = 2) -> bytes:
     return png_bytes(enlarge(picture, scale))
 
 
+def new_stem(session: Session, kind: str) -> Path:
+    """A new file name (without its suffix) of the page's GAN pictures."""
+    return session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}"
+
+
 def show_picture(picture: torch.Tensor, session: Session, kind: str, scale: int = 2) -> str:
     """A uint8 (H, W, C) picture enlarged `scale`× by whole pixels, as a new PNG of the page."""
-    path = session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}.png"
-    return str(atomic_write(path, png_of(picture, scale), durable=False))
+    return str(atomic_write(new_stem(session, kind).with_suffix(".png"), png_of(picture, scale), durable=False))
 
 
 # Grids and walks are deterministic: the same generator file, latent points and drawing give the
@@ -112,7 +116,7 @@ def page_files(session: Session, kind: str, suffixes: tuple[str, ...], key: tupl
                draw: Callable[[], tuple[bytes, ...]]) -> list[str]:
     """The files drawn for `key` (draw() the first time: one bytes per suffix), written as new
     files of this page: the same name for all, one suffix each."""
-    stem = session.subfolder("gan-outputs") / f"{kind}-{uuid.uuid4().hex[:10]}"
+    stem = new_stem(session, kind)
     return [str(atomic_write(stem.with_suffix(suffix), data, durable=False))
             for suffix, data in zip(suffixes, _drawn.get(key, draw))]
 
